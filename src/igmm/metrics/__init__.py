@@ -1,0 +1,25 @@
+"""Measures of ID trajectories, shared by the GMM and the language-model systems.
+
+Every function here is a pure function of an ID trajectory ``ids`` of shape
+``(n_reps, n_steps + 1, n_agents)`` (integer labels; any non-negative labels,
+e.g. a mixture component or a flower index). Nothing here knows which system
+produced the trajectory.
+"""
+
+from igmm.metrics.silos import (
+    ConsensusTime,
+    consensus_time,
+    largest_silo,
+    n_silos,
+    silo_sizes,
+    stability,
+)
+
+__all__ = [
+    "ConsensusTime",
+    "consensus_time",
+    "largest_silo",
+    "n_silos",
+    "silo_sizes",
+    "stability",
+]

@@ -43,6 +43,7 @@ def metrics_table(
     ids: np.ndarray,
     replicates: Sequence[int] | None = None,
     keys: Mapping[str, Any] | None = None,
+    extra: Mapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """One row per replicate and step.
 
@@ -53,11 +54,13 @@ def metrics_table(
         Replicate index of each row of ``ids``; default ``0 .. n_reps - 1``.
     keys : mapping, optional
         Constant columns put first (e.g. ``{"p": 0.4, "k": 29}``).
+    extra : mapping of name -> ndarray of shape (n_reps, n_steps + 1), optional
+        Further per-step columns (e.g. ``polarized``), appended last.
 
     Returns
     -------
     DataFrame
-        Columns ``keys..., replicate, t, n_silos, stability, largest_silo``.
+        Columns ``keys..., replicate, t, n_silos, stability, largest_silo, extra...``.
         ``stability`` is NaN at t = 0 (undefined there).
     """
     ids = np.asarray(ids)
@@ -73,6 +76,8 @@ def metrics_table(
             "largest_silo": largest_silo(ids).ravel(),
         }
     )
+    for name, values in (extra or {}).items():
+        frame[name] = np.asarray(values).ravel()
     return _with_keys(frame, keys)
 
 
@@ -82,6 +87,7 @@ def runs_table(
     spawn_keys: Sequence[Sequence[int]] | None = None,
     replicates: Sequence[int] | None = None,
     keys: Mapping[str, Any] | None = None,
+    extra: Mapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """One row per replicate: final silos, consensus time and provenance.
 
@@ -95,6 +101,8 @@ def runs_table(
         Spawn key of each replicate's SeedSequence, stored as text "0,3".
     replicates, keys
         As in :func:`metrics_table`.
+    extra : mapping of name -> ndarray of shape (n_reps,), optional
+        Further per-run columns (e.g. ``t_polarized``, ``pattern``), appended last.
 
     Returns
     -------
@@ -123,4 +131,6 @@ def runs_table(
             "t_star": consensus.t_star,
         }
     )
+    for name, values in (extra or {}).items():
+        frame[name] = np.asarray(values)
     return _with_keys(frame, keys)

@@ -6,6 +6,7 @@ e.g. a mixture component or a flower index). Nothing here knows which system
 produced the trajectory.
 """
 
+from igmm.metrics.polarization import first_hitting_time, is_polarized, max_polarized_silos
 from igmm.metrics.silos import (
     ConsensusTime,
     consensus_time,
@@ -18,6 +19,9 @@ from igmm.metrics.silos import (
 __all__ = [
     "ConsensusTime",
     "consensus_time",
+    "first_hitting_time",
+    "is_polarized",
+    "max_polarized_silos",
     "largest_silo",
     "n_silos",
     "silo_sizes",

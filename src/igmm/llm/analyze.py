@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from igmm.llm import _files
+from igmm import storage
 from igmm.llm.flowers import FLOWERS, N_LABELS, UNLABELED
 from igmm.llm.transcripts import LLMRun, Problem, TranscriptSet, load_transcripts
 from igmm.tables import metrics_table, runs_table
@@ -135,6 +135,13 @@ def problems_table(problems: Sequence[Problem]) -> pd.DataFrame:
     return frame
 
 
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write a DataFrame as CSV (no index), atomically."""
+    with storage.atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return Path(path)
+
+
 def write_llm_run_figures(run: LLMRun, out_dir: str | os.PathLike, formats: Sequence[str] = ("png",)) -> list[Path]:
     """``ids``, ``silo_sizes`` and ``stability`` figures of one transcript run.
 
@@ -195,14 +202,14 @@ def write_analysis(transcripts: TranscriptSet, out_dir: str | os.PathLike, figur
     problems = list(transcripts.problems)
     if figures not in ("all", "none") and not figure_runs:
         problems.append(Problem("(figures)", None, f"no run {figures!r} among the runs read"))
-    written = [_files.write_csv(out_dir / "problems.csv", problems_table(problems))]
+    written = [write_csv(problems_table(problems), out_dir / "problems.csv")]
     labels = labels_table(runs)
-    written.append(_files.write_parquet(out_dir / "labels.parquet", labels))
+    written.append(storage.write_parquet(labels, out_dir / "labels.parquet"))
     if runs:
         metrics, runs_frame = llm_tables(runs)
-        written.append(_files.write_parquet(out_dir / "metrics.parquet", metrics))
-        written.append(_files.write_parquet(out_dir / "runs.parquet", runs_frame))
-        written.append(_files.write_npz(
+        written.append(storage.write_parquet(metrics, out_dir / "metrics.parquet"))
+        written.append(storage.write_parquet(runs_frame, out_dir / "runs.parquet"))
+        written.append(storage.write_npz(
             out_dir / "ids.npz",
             ids=transcripts.ids().astype(np.int16),
             p=np.array([run.key.p for run in runs]),

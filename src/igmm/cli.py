@@ -86,6 +86,16 @@ def run(
     )
 
 
+def _register_subcommands() -> None:
+    """Attach the command groups that live beside their subpackages."""
+    from igmm.llm.cli import app as llm_app
+
+    app.add_typer(llm_app, name="llm", help="Language-model transcripts and live runs, with the same measures.")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     """Entry point of the ``igmm`` console script."""
     app()

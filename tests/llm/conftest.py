@@ -1,126 +1,12 @@
-"""Fixtures of the language-model tests: a deterministic chat server and small knowledge bases."""
+"""Fixtures of the language-model tests."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from igmm.llm.flowers import FLOWERS, UNLABELED, label_answer
-
-TOPIC_QUESTIONS = (
-    "Which is the most beautiful flower you have ever seen?",
-    "What is the most popular movie?",
-    "Which state in the US should I live in?",
-)
-
-
-class ChatServer:
-    """A chat-completions server on 127.0.0.1 whose answers depend only on the request.
-
-    The answer names the flower of the context, switches to another flower for
-    some (context, seed) pairs, and leaves out "The prettiest flower is" for
-    others, so regeneration and the dynamics are both exercised.
-
-    Attributes
-    ----------
-    requests : list of dict
-        Every request body received, in order of arrival.
-    n_ok : int
-        Requests answered with HTTP 200.
-    authorization : list of str or None
-        The Authorization header of every request.
-    max_in_flight : int
-        Most requests handled at the same time.
-    """
-
-    def __init__(self, delay: float = 0.0, fail_after: int | None = None, transient_failures: int = 0,
-                 fail_status: int = 503, missing_phrase_every: int = 5):
-        self.delay = delay
-        self.fail_after = fail_after
-        self.transient_failures = transient_failures
-        self.fail_status = fail_status
-        self.missing_phrase_every = missing_phrase_every
-        self.requests: list[dict] = []
-        self.authorization: list[str | None] = []
-        self.n_ok = 0
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def answer(self, body: dict) -> str:
-        context = body["messages"][-1]["content"]
-        digest = int(hashlib.sha256(f"{context}|{body.get('seed')}".encode()).hexdigest(), 16)
-        flower = label_answer(context.split("\n\n")[0])
-        if flower == UNLABELED or digest % 4 == 0:
-            flower = (digest // 4) % len(FLOWERS)
-        if digest % self.missing_phrase_every == 1:
-            return f"Surely the {FLOWERS[flower]} is the loveliest bloom."
-        return f"The prettiest flower is the {FLOWERS[flower]}, admired for its colour number {digest % 97}."
-
-    def _respond(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict]:
-        if handler.path != "/v1/chat/completions":
-            return 404, {"error": "not found"}
-        body = json.loads(handler.rfile.read(int(handler.headers["Content-Length"])))
-        with self._lock:
-            self.requests.append(body)
-            self.authorization.append(handler.headers.get("Authorization"))
-            if self.transient_failures > 0:
-                self.transient_failures -= 1
-                return self.fail_status, {"error": "try again"}
-            if self.fail_after is not None and self.n_ok >= self.fail_after:
-                return 400, {"error": "refused"}
-            self.n_ok += 1
-        content = self.answer(body)
-        return 200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
-
-    def _handler(self):
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                with server._lock:
-                    server.in_flight += 1
-                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
-                try:
-                    time.sleep(server.delay)
-                    status, payload = server._respond(self)
-                finally:
-                    with server._lock:
-                        server.in_flight -= 1
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-        return Handler
-
-    def __enter__(self) -> "ChatServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+from llm.llm_helpers import ChatServer, write_rags
 
 
 @pytest.fixture
@@ -128,17 +14,6 @@ def chat_server():
     """A running deterministic chat server (stopped after the test)."""
     with ChatServer() as server:
         yield server
-
-
-def write_rags(path: Path, n_agents: int = 6) -> Path:
-    """Small knowledge bases like the released ``RAGs.npz``: agent i's favourite flower is FLOWERS[i]."""
-    rags = np.empty((n_agents, 2, len(TOPIC_QUESTIONS)), dtype="<U200")
-    for agent in range(n_agents):
-        rags[agent, 0, :] = TOPIC_QUESTIONS
-        rags[agent, 1, :] = (f"{FLOWERS[agent].title()} - lovely petals.", f"Movie {agent}", f"State {agent}")
-    with open(path, "wb") as handle:
-        np.savez(handle, arr_0=rags)
-    return path
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ import csv
 import os
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -407,13 +408,16 @@ def _keep_common_shape(runs: list[LLMRun]) -> tuple[list[LLMRun], list[Problem]]
     return kept, problems
 
 
-def load_transcripts(directory: str | os.PathLike | None = None) -> TranscriptSet:
+def load_transcripts(directory: str | os.PathLike | None = None,
+                     keep: Callable[[RunKey], bool] | None = None) -> TranscriptSet:
     """Read every run in a transcripts directory.
 
     Parameters
     ----------
     directory : path-like, optional
         Default :func:`default_transcripts_dir`.
+    keep : callable, optional
+        Read only the runs whose key it accepts (e.g. the first replicates).
 
     Returns
     -------
@@ -430,6 +434,7 @@ def load_transcripts(directory: str | os.PathLike | None = None) -> TranscriptSe
     if not directory.is_dir():
         raise FileNotFoundError(f"transcripts directory not found: {directory} (set ${TRANSCRIPTS_ENV})")
     keys, problems = discover_runs(directory)
+    keys = [key for key in keys if keep is None or keep(key)]
     initial_ids, initial_problems = read_initial_flowers(directory / RAGS_FILE)
     if keys:
         problems += initial_problems

@@ -1,0 +1,449 @@
+"""The language-model transcripts beside the GMM on the 3 x 4 (p, k) grid (`igmm reproduce llm-comparison`).
+
+Both systems go through the same measures (:mod:`igmm.metrics`): final
+number of silos S(T), P(one silo at T), the median consensus time t* with
+censoring, mean stability and, when :mod:`igmm.metrics.patterns` is
+available, the silo-pattern proportions.
+
+GMM side: n = 30 agents on the line geometry (mu_k = k, sigma = 0.2), r = 5,
+paper dynamics, p and k as in the transcripts. One batch of replicates at
+T = 200 per (p, k); the T = 80 column is the same runs read at t = 80 (the
+dynamics do not depend on T, so a truncated run is a T = 80 run; with the
+project's seeding it is even the identical run). All cells share the root
+seed (common random numbers). The transcripts have 8 replicates per cell and
+cannot have more; the GMM costs seconds, so it gets 100 replicates by default
+to make its side of every difference nearly exact and leave the uncertainty
+to the language-model side.
+
+Censoring: a run that has not reached one silo by T has t* censored at T.
+The median t* is the Kaplan-Meier median (the first t where the estimated
+share of runs still split falls to 0.5 or below; midpoint of the flat part
+when it equals 0.5 exactly, as R's ``survfit`` does, so that without
+censoring it is the ordinary median). When fewer than half the runs reach
+one silo it is not estimable and is reported as "> T".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from igmm.llm.transcripts import TranscriptSet, load_transcripts
+from igmm.metrics import consensus_time, n_silos, stability
+
+#: The (p, k) grid of the released transcripts.
+GRID_P: tuple[float, ...] = (0.2, 0.5, 0.7)
+GRID_K: tuple[int, ...] = (1, 5, 15, 25)
+#: Steps of the transcripts.
+LLM_STEPS = 80
+#: Horizons at which the GMM is read (one simulation at the longest).
+GMM_STEPS: tuple[int, ...] = (80, 200)
+#: GMM replicates per (p, k) by default, and with ``quick=True``.
+GMM_REPLICATES = 100
+QUICK_GMM_REPLICATES = 4
+#: Transcript replicates read with ``quick=True``.
+QUICK_LLM_REPLICATES = 2
+#: The GMM settings shared by every cell (EXPERIMENTS.md defaults).
+GMM_BASE = {"n_agents": 30, "r": 5, "sigma": 0.2, "delta": 1.0, "geometry": "line", "dynamics": "paper"}
+#: Silo-pattern names in table order (MODEL.md section 4, plus consensus).
+PATTERNS: tuple[str, ...] = ("consensus", "decaying", "stable", "unstable")
+
+
+@dataclass(frozen=True)
+class MedianTime:
+    """Kaplan-Meier median of t*; ``value`` is NaN when not reached (``reached`` False)."""
+
+    value: float
+    reached: bool
+
+
+def km_median(t_star: np.ndarray, converged: np.ndarray) -> MedianTime:
+    """Kaplan-Meier median of consensus times with right censoring.
+
+    Parameters
+    ----------
+    t_star : ndarray of int, shape (n_runs,)
+        Consensus time, or the horizon T for a run that did not converge.
+    converged : ndarray of bool, shape (n_runs,)
+        False marks ``t_star`` as censored.
+
+    Returns
+    -------
+    MedianTime
+        The first time where the survival estimate is <= 0.5; where it
+        equals 0.5 exactly, the midpoint to the next event time.
+
+    Examples
+    --------
+    >>> km_median(np.array([3, 5, 8, 9]), np.array([True, True, True, True])).value
+    6.5
+    >>> km_median(np.array([4, 80, 80]), np.array([True, False, False])).reached
+    False
+    """
+    t_star = np.asarray(t_star, dtype=np.float64)
+    converged = np.asarray(converged, dtype=bool)
+    at_risk = len(t_star)
+    survival = 1.0
+    event_times = np.unique(t_star[converged])
+    for index, time in enumerate(event_times):
+        # Events at `time` come before censorings at the same time (the usual convention).
+        at_risk -= np.count_nonzero(~converged & (t_star < time))
+        at_risk_now = np.count_nonzero(t_star >= time)
+        events = np.count_nonzero(converged & (t_star == time))
+        survival *= 1.0 - events / at_risk_now
+        if np.isclose(survival, 0.5):
+            if index + 1 < len(event_times):
+                return MedianTime((time + event_times[index + 1]) / 2, True)
+            # Flat at 0.5 to the end of follow-up: the median may lie beyond T.
+            return MedianTime(float("nan"), False)
+        if survival <= 0.5 + 1e-12:
+            return MedianTime(float(time), True)
+    return MedianTime(float("nan"), False)
+
+
+def _patterns(ids: np.ndarray) -> np.ndarray | None:
+    """Silo pattern of every run, or None while :mod:`igmm.metrics.patterns` does not exist."""
+    try:
+        from igmm.metrics.patterns import classify_patterns
+    except ImportError:
+        return None
+    return np.asarray(classify_patterns(ids)).astype(str)
+
+
+def summarise(ids: np.ndarray) -> dict[str, float]:
+    """The compared measures of one system at one (p, k).
+
+    Parameters
+    ----------
+    ids : ndarray of int, shape (n_runs, n_steps + 1, n_agents)
+
+    Returns
+    -------
+    dict
+        ``n_runs, n_steps, silos_final_mean, silos_final_se, p_one_silo,
+        p_one_silo_se, n_censored, t_star_median, t_star_median_reached,
+        mean_stability, pattern_<name>`` (pattern shares NaN when no
+        classifier is available).
+    """
+    ids = np.asarray(ids)
+    n_runs = ids.shape[0]
+    final = n_silos(ids[:, -1, :]).astype(np.float64)
+    consensus = consensus_time(ids)
+    one_silo = consensus.converged.mean()
+    median = km_median(consensus.t_star, consensus.converged)
+    summary = {
+        "n_runs": n_runs,
+        "n_steps": consensus.n_steps,
+        "silos_final_mean": final.mean(),
+        "silos_final_se": final.std(ddof=1) / np.sqrt(n_runs) if n_runs > 1 else np.nan,
+        "p_one_silo": one_silo,
+        "p_one_silo_se": np.sqrt(one_silo * (1 - one_silo) / n_runs),
+        "n_censored": int(consensus.censored.sum()),
+        "t_star_median": median.value,
+        "t_star_median_reached": median.reached,
+        "mean_stability": stability(ids).mean(axis=-1).mean(),
+    }
+    patterns = _patterns(ids)
+    for name in PATTERNS:
+        summary[f"pattern_{name}"] = np.nan if patterns is None else float(np.mean(patterns == name))
+    return summary
+
+
+def gmm_trajectories(p: float, k: int, n_replicates: int, seed: int, n_steps: int = max(GMM_STEPS)) -> np.ndarray:
+    """GMM ID trajectories at one grid point, int16 of shape (n_replicates, n_steps + 1, 30)."""
+    from igmm.simulate import simulate
+
+    config = GMM_BASE | {"p": p, "k": k, "T": n_steps}
+    return simulate(config, replicates=n_replicates, seed=seed).ids
+
+
+def _summary_rows(p: float, k: int, llm_ids: np.ndarray | None, gmm_ids: np.ndarray) -> list[dict]:
+    rows = []
+    if llm_ids is not None and len(llm_ids):
+        rows.append({"p": p, "k": k, "system": "language models"} | summarise(llm_ids))
+    for horizon in GMM_STEPS:
+        rows.append({"p": p, "k": k, "system": "GMM"} | summarise(gmm_ids[:, : horizon + 1]))
+    return rows
+
+
+def _format_value(value: float, digits: int = 2) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _format_median(row: pd.Series) -> str:
+    if not row["t_star_median_reached"]:
+        return f"> {int(row['n_steps'])} (censored)"
+    return f"{row['t_star_median']:g}"
+
+
+def _difference(gmm: pd.Series, llm: pd.Series, measure: str, se: str | None = None, digits: int = 2) -> str:
+    """GMM minus language models, with the standard error of the difference when one is known."""
+    value = gmm[measure] - llm[measure]
+    if np.isnan(value):
+        return "n/a"
+    if se is None:
+        return f"{value:+.{digits}f}"
+    return f"{value:+.{digits}f} ± {np.hypot(gmm[se], llm[se]):.{digits}f}"
+
+
+def _median_difference(gmm: pd.Series, llm: pd.Series) -> str:
+    if gmm["t_star_median_reached"] and llm["t_star_median_reached"]:
+        return f"{gmm['t_star_median'] - llm['t_star_median']:+g}"
+    if llm["t_star_median_reached"]:
+        return f"> {gmm['n_steps'] - llm['t_star_median']:+g}"
+    return "n/a"
+
+
+def cell_table(summary: pd.DataFrame, p: float, k: int) -> pd.DataFrame:
+    """The table of one (p, k): one row per measure, a column per system and the differences.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Rows of :func:`summarise` with ``p, k, system`` (as in ``comparison.parquet``).
+
+    Returns
+    -------
+    DataFrame of str
+        Columns ``measure``, ``language models (T=80)``, ``GMM (T=80)``,
+        ``GMM (T=200)``, ``GMM - LM (T=80)``, ``GMM - LM (T=200)``.
+    """
+    cell = summary[np.isclose(summary["p"], p) & (summary["k"] == k)]
+    llm_rows = cell[cell["system"] == "language models"]
+    llm = llm_rows.iloc[0] if len(llm_rows) else None
+    gmm = {int(row["n_steps"]): row for _, row in cell[cell["system"] == "GMM"].iterrows()}
+    columns = {f"language models (T={LLM_STEPS})": llm} | {f"GMM (T={h})": gmm[h] for h in GMM_STEPS}
+    measures = {
+        "runs": lambda r: f"{int(r['n_runs'])}",
+        "final silos S(T), mean ± SE": lambda r: f"{r['silos_final_mean']:.2f} ± {_format_value(r['silos_final_se'])}",
+        "P(one silo at T)": lambda r: f"{r['p_one_silo']:.2f}",
+        "runs censored (no consensus by T)": lambda r: f"{int(r['n_censored'])}",
+        "median t* (Kaplan-Meier)": _format_median,
+        "mean stability": lambda r: f"{r['mean_stability']:.3f}",
+    } | {f"pattern: {name}": (lambda r, n=name: _format_value(r[f"pattern_{n}"])) for name in PATTERNS}
+    differences = {
+        "final silos S(T), mean ± SE": lambda g, l: _difference(g, l, "silos_final_mean", "silos_final_se"),
+        "P(one silo at T)": lambda g, l: _difference(g, l, "p_one_silo", "p_one_silo_se"),
+        "median t* (Kaplan-Meier)": _median_difference,
+        "mean stability": lambda g, l: _difference(g, l, "mean_stability", digits=3),
+    } | {f"pattern: {name}": (lambda g, l, n=name: _difference(g, l, f"pattern_{n}")) for name in PATTERNS}
+    rows = []
+    for measure, show in measures.items():
+        row = {"measure": measure} | {name: ("n/a" if r is None else show(r)) for name, r in columns.items()}
+        for horizon in GMM_STEPS:
+            compare = differences.get(measure)
+            row[f"GMM - LM (T={horizon})"] = compare(gmm[horizon], llm) if compare and llm is not None else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A DataFrame of str as a GitHub-flavoured Markdown table."""
+    header = "| " + " | ".join(table.columns) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def plot_ids_grid(ids_by_cell: dict[tuple[float, int], np.ndarray], title: str):
+    """ID trajectories of one run per (p, k), as a 3 x 4 grid of panels.
+
+    Parameters
+    ----------
+    ids_by_cell : dict mapping (p, k) to ndarray of int, shape (n_steps + 1, n_agents)
+    """
+    import matplotlib.pyplot as plt
+
+    from igmm.plots import plot_ids
+
+    fig, axes = plt.subplots(len(GRID_P), len(GRID_K), figsize=(14, 8), sharey=True, layout="constrained")
+    for row, p in enumerate(GRID_P):
+        for column, k in enumerate(GRID_K):
+            ax = axes[row, column]
+            ids = ids_by_cell.get((p, k))
+            if ids is None:
+                ax.text(0.5, 0.5, "no run", ha="center", transform=ax.transAxes)
+            else:
+                plot_ids(ids, ax=ax)
+            ax.set_title(f"p = {p:g}, k = {k}", fontsize=9)
+            ax.set_xlabel("step t" if row == len(GRID_P) - 1 else "")
+            ax.set_ylabel("ID" if column == 0 else "")
+    fig.suptitle(title)
+    return fig
+
+
+def plot_silos_over_time(llm: dict[tuple[float, int], np.ndarray], gmm: dict[tuple[float, int], np.ndarray]):
+    """Mean number of silos S(t) with a +-2 SE band, both systems, one panel per (p, k)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(GRID_P), len(GRID_K), figsize=(14, 8), sharey=True, layout="constrained")
+    for row, p in enumerate(GRID_P):
+        for column, k in enumerate(GRID_K):
+            ax = axes[row, column]
+            for name, ids, colour in (("language models", llm.get((p, k)), "tab:red"), ("GMM", gmm.get((p, k)), "tab:blue")):
+                if ids is None or not len(ids):
+                    continue
+                silos = n_silos(ids).astype(np.float64)
+                mean = silos.mean(axis=0)
+                band = 2 * silos.std(axis=0, ddof=1) / np.sqrt(len(silos)) if len(silos) > 1 else 0 * mean
+                ax.plot(mean, color=colour, lw=1.2, label=name)
+                ax.fill_between(np.arange(len(mean)), mean - band, mean + band, color=colour, alpha=0.2, lw=0)
+            ax.set_yscale("log")
+            ax.set_title(f"p = {p:g}, k = {k}", fontsize=9)
+            ax.set_xlabel("step t" if row == len(GRID_P) - 1 else "")
+            ax.set_ylabel("silos S(t)" if column == 0 else "")
+    axes[0, 0].legend(frameon=False, fontsize=8)
+    fig.suptitle("number of silos over time: mean ± 2 SE over replicates")
+    return fig
+
+
+def plot_summary(summary: pd.DataFrame):
+    """Final silos and median t* against k, one line per (system, p)."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_silos, ax_time) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    styles = {("language models", LLM_STEPS): ("tab:red", "-o"), ("GMM", 80): ("tab:blue", "--s"), ("GMM", 200): ("tab:blue", "-s")}
+    for (system, horizon), (colour, style) in styles.items():
+        part = summary[(summary["system"] == system) & (summary["n_steps"] == horizon)]
+        for shade, p in zip((1.0, 0.65, 0.35), GRID_P):
+            cell = part[np.isclose(part["p"], p)].sort_values("k")
+            if cell.empty:
+                continue
+            label = f"{system} T={horizon}, p={p:g}"
+            ax_silos.errorbar(cell["k"], cell["silos_final_mean"], yerr=2 * cell["silos_final_se"].fillna(0),
+                              fmt=style, color=colour, alpha=shade, ms=4, capsize=2, label=label)
+            ax_time.plot(cell["k"], cell["t_star_median"], style, color=colour, alpha=shade, ms=4, label=label)
+    ax_silos.set(xlabel="k", ylabel="final silos S(T), mean ± 2 SE", yscale="log")
+    ax_time.set(xlabel="k", ylabel="median t* (missing: > T, censored)")
+    ax_time.legend(fontsize=6, frameon=False, ncol=2)
+    return fig
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """What :func:`run_comparison` computed and wrote.
+
+    Attributes
+    ----------
+    summary : DataFrame
+        One row per (p, k, system, horizon): the columns of :func:`summarise`.
+    tables : dict mapping (p, k) to DataFrame
+        :func:`cell_table` of every grid point.
+    problems : tuple
+        Transcript input that was skipped.
+    written : tuple of Path
+    """
+
+    summary: pd.DataFrame
+    tables: dict
+    problems: tuple
+    written: tuple[Path, ...]
+
+
+def _llm_by_cell(transcripts: TranscriptSet) -> dict[tuple[float, int], np.ndarray]:
+    cells = {}
+    for p in GRID_P:
+        for k in GRID_K:
+            runs = transcripts.select(p, k)
+            if runs:
+                cells[(p, k)] = np.stack([run.ids for run in runs])
+    return cells
+
+
+def _runs_frames(llm: dict, gmm: dict, seed: int) -> pd.DataFrame:
+    """Per-run table of both systems (the ``runs.parquet`` schema plus ``system``, ``T``)."""
+    from igmm.simulate import replicate_seeds
+    from igmm.tables import runs_table
+
+    frames = []
+    for (p, k), ids in llm.items():
+        frame = runs_table(ids, keys={"system": "language models", "T": LLM_STEPS, "p": p, "k": k})
+        frames.append(frame)
+    for (p, k), ids in gmm.items():
+        seeds = replicate_seeds(seed, len(ids))
+        for horizon in GMM_STEPS:
+            frames.append(runs_table(ids[:, : horizon + 1], seeds=[s.entropy for s in seeds],
+                                     spawn_keys=[s.spawn_key for s in seeds],
+                                     keys={"system": "GMM", "T": horizon, "p": p, "k": k}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def run_comparison(transcripts_dir: str | os.PathLike | None = None,
+                   out_dir: str | os.PathLike = "results/llm-comparison", quick: bool = False, seed: int = 0,
+                   n_gmm_replicates: int | None = None, formats: Sequence[str] = ("png",)) -> ComparisonResult:
+    """Compare the transcripts with the GMM on the 3 x 4 grid and write tables and figures.
+
+    Parameters
+    ----------
+    transcripts_dir : path-like, optional
+        Default :func:`~igmm.llm.transcripts.default_transcripts_dir`.
+    out_dir : path-like
+    quick : bool
+        Small run for tests: the first 2 transcript replicates per cell and
+        4 GMM replicates (same grid, same horizons).
+    seed : int
+        Root seed of the GMM replicates (shared by all cells).
+    n_gmm_replicates : int, optional
+        Default 100 (4 when ``quick``).
+    formats : sequence of str
+
+    Returns
+    -------
+    ComparisonResult
+
+    Writes
+    ------
+    ``comparison.parquet`` (the summary), ``runs.parquet`` (every run of both
+    systems), ``comparison.md`` (the 12 tables), ``problems.csv``,
+    ``ids_grid_llm``, ``ids_grid_gmm_T80``, ``ids_grid_gmm_T200``,
+    ``silos_over_time`` and ``summary`` figures.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the transcripts directory does not exist.
+    """
+    from igmm import storage
+    from igmm.llm.analyze import problems_table, write_csv
+    from igmm.plots import save_figure
+
+    n_gmm_replicates = n_gmm_replicates or (QUICK_GMM_REPLICATES if quick else GMM_REPLICATES)
+    keep = (lambda key: key.replicate < QUICK_LLM_REPLICATES) if quick else None
+    transcripts = load_transcripts(transcripts_dir, keep=keep)
+    llm = _llm_by_cell(transcripts)
+    gmm = {(p, k): gmm_trajectories(p, k, n_gmm_replicates, seed) for p in GRID_P for k in GRID_K}
+    summary = pd.DataFrame([row for (p, k), ids in gmm.items() for row in _summary_rows(p, k, llm.get((p, k)), ids)])
+    tables = {(p, k): cell_table(summary, p, k) for p in GRID_P for k in GRID_K}
+
+    out_dir = Path(out_dir)
+    written = [
+        storage.write_parquet(summary, out_dir / "comparison.parquet"),
+        storage.write_parquet(_runs_frames(llm, gmm, seed), out_dir / "runs.parquet"),
+        storage.write_text(comparison_markdown(tables, n_gmm_replicates, seed), out_dir / "comparison.md"),
+        write_csv(problems_table(transcripts.problems), out_dir / "problems.csv"),
+    ]
+    first_llm = {cell: ids[0] for cell, ids in llm.items()}
+    written += save_figure(plot_ids_grid(first_llm, "language models: one run per (p, k), T = 80"),
+                           out_dir / "ids_grid_llm", formats)
+    for horizon in GMM_STEPS:
+        first_gmm = {cell: ids[0, : horizon + 1] for cell, ids in gmm.items()}
+        written += save_figure(plot_ids_grid(first_gmm, f"GMM: one run per (p, k), T = {horizon}"),
+                               out_dir / f"ids_grid_gmm_T{horizon}", formats)
+    written += save_figure(plot_silos_over_time(llm, gmm), out_dir / "silos_over_time", formats)
+    written += save_figure(plot_summary(summary), out_dir / "summary", formats)
+    return ComparisonResult(summary=summary, tables=tables, problems=transcripts.problems, written=tuple(written))
+
+
+def comparison_markdown(tables: dict, n_gmm_replicates: int, seed: int) -> str:
+    """All cell tables as one Markdown document."""
+    parts = [f"# Language models vs GMM: the (p, k) grid\n\nGMM: {n_gmm_replicates} replicates per cell, "
+             f"root seed {seed}; the T = 80 column is the T = 200 runs read at t = 80. Differences are "
+             "GMM minus language models (± the standard error of the difference).\n"]
+    for (p, k), table in tables.items():
+        parts.append(f"## p = {p:g}, k = {k}\n\n{markdown_table(table)}\n")
+    return "\n".join(parts)

@@ -63,3 +63,36 @@ def test_label_answers_keeps_shape_and_matches_single_calls():
     assert labels.shape == (2, 2) and labels.dtype == np.int16
     expected = [[label_answer(t) for t in row] for row in texts]
     assert labels.tolist() == expected == [[0, UNLABELED], [flower("calla lily"), flower("daisy")]]
+
+
+# --- the trie-shaped regex against a plain alternation (the rule as written) ---------------
+
+import re  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from igmm.llm.flowers import _FORM_TO_ID  # noqa: E402
+
+
+def reference_label(text: str) -> int:
+    """Earliest match, longest form at one position, letters on neither side: the plain way."""
+    best = None
+    for form, index in _FORM_TO_ID.items():
+        body = r"[\s\-]+".join(map(re.escape, form.split(" ")))
+        for match in re.finditer(rf"(?<![^\W\d_])(?:{body})(?![^\W\d_])", text, re.IGNORECASE):
+            key = (match.start(), -len(match.group(0)))
+            if best is None or key < best[0]:
+                best = (key, index)
+    return UNLABELED if best is None else best[1]
+
+
+PIECES = list(_FORM_TO_ID) + ["The", "prettiest", "is", "the", "calla", "gerbera", "prose", "paradise", "bird",
+                              "cherry", "x", "lil", "ROSE", "Lily", "-", "2", "_"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=8), st.lists(st.sampled_from([" ", "", "-", ", ", "  "]), min_size=8, max_size=8))
+def test_fast_labeller_agrees_with_the_plain_rule(pieces, separators):
+    text = "".join(piece + separator for piece, separator in zip(pieces, separators))
+    assert label_answer(text) == reference_label(text)

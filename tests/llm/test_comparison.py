@@ -40,6 +40,8 @@ def test_summary_of_a_hand_made_batch():
     assert summary["p_one_silo"] == 0.5 and summary["n_censored"] == 1
     assert not summary["t_star_median_reached"]  # 1 of 2 censored: S stays at 0.5
     assert summary["mean_stability"] == pytest.approx(np.mean([[2 / 3, 2 / 3, 1], [2 / 3, 1, 1]]))
+    # Steps starting split: run 0 at t = 1, 2; run 1 at t = 1, 2, 3. Switches 1/3, 1/3; 1/3, 0, 0.
+    assert summary["switch_rate_split"] == pytest.approx((1 / 3 + 1 / 3 + 1 / 3) / 5)
 
 
 def test_cell_table_marks_censored_medians_and_signs_differences():
@@ -48,7 +50,8 @@ def test_cell_table_marks_censored_medians_and_signs_differences():
                                                     ("GMM", 80, np.nan, False, 4.0), ("GMM", 200, 120.0, True, 1.2)):
         rows.append({"p": 0.5, "k": 15, "system": system, "n_runs": 8, "n_steps": steps, "silos_final_mean": silos,
                      "silos_final_se": 0.1, "p_one_silo": 1.0, "p_one_silo_se": 0.0, "n_censored": 0,
-                     "t_star_median": t_median, "t_star_median_reached": reached, "mean_stability": 0.9}
+                     "t_star_median": t_median, "t_star_median_reached": reached, "mean_stability": 0.9,
+                     "switch_rate_split": 0.05}
                     | {f"pattern_{n}": np.nan for n in ("consensus", "decaying", "stable", "unstable")})
     table = cell_table(pd.DataFrame(rows), 0.5, 15).set_index("measure")
     assert table.loc["median t* (Kaplan-Meier)", "GMM (T=80)"] == "> 80 (censored)"

@@ -115,6 +115,24 @@ def _patterns(ids: np.ndarray) -> np.ndarray | None:
     return np.asarray(classify_patterns(ids)).astype(str)
 
 
+def switch_rate_while_split(ids: np.ndarray) -> float:
+    """Share of agents changing ID per step, over the steps that start with two or more silos.
+
+    ``1 - Stab(t)`` averaged over every (run, t) with S(t - 1) >= 2: how
+    much the silos churn while there is more than one, whatever the run
+    length and however long consensus then lasts (mean stability over the
+    whole run mixes both). NaN when no step starts split.
+
+    Parameters
+    ----------
+    ids : ndarray of int, shape (n_runs, n_steps + 1, n_agents)
+    """
+    split_before = n_silos(ids[:, :-1, :]) >= 2
+    if not split_before.any():
+        return float("nan")
+    return float((1.0 - stability(ids))[split_before].mean())
+
+
 def summarise(ids: np.ndarray) -> dict[str, float]:
     """The compared measures of one system at one (p, k).
 
@@ -127,8 +145,8 @@ def summarise(ids: np.ndarray) -> dict[str, float]:
     dict
         ``n_runs, n_steps, silos_final_mean, silos_final_se, p_one_silo,
         p_one_silo_se, n_censored, t_star_median, t_star_median_reached,
-        mean_stability, pattern_<name>`` (pattern shares NaN when no
-        classifier is available).
+        mean_stability, switch_rate_split, pattern_<name>`` (pattern shares
+        NaN when no classifier is available).
     """
     ids = np.asarray(ids)
     n_runs = ids.shape[0]
@@ -147,6 +165,7 @@ def summarise(ids: np.ndarray) -> dict[str, float]:
         "t_star_median": median.value,
         "t_star_median_reached": median.reached,
         "mean_stability": stability(ids).mean(axis=-1).mean(),
+        "switch_rate_split": switch_rate_while_split(ids),
     }
     patterns = _patterns(ids)
     for name in PATTERNS:
@@ -225,12 +244,14 @@ def cell_table(summary: pd.DataFrame, p: float, k: int) -> pd.DataFrame:
         "runs censored (no consensus by T)": lambda r: f"{int(r['n_censored'])}",
         "median t* (Kaplan-Meier)": _format_median,
         "mean stability": lambda r: f"{r['mean_stability']:.3f}",
+        "switches per agent and step while split": lambda r: _format_value(r["switch_rate_split"], 3),
     } | {f"pattern: {name}": (lambda r, n=name: _format_value(r[f"pattern_{n}"])) for name in PATTERNS}
     differences = {
         "final silos S(T), mean ± SE": lambda g, l: _difference(g, l, "silos_final_mean", "silos_final_se"),
         "P(one silo at T)": lambda g, l: _difference(g, l, "p_one_silo", "p_one_silo_se"),
         "median t* (Kaplan-Meier)": _median_difference,
         "mean stability": lambda g, l: _difference(g, l, "mean_stability", digits=3),
+        "switches per agent and step while split": lambda g, l: _difference(g, l, "switch_rate_split", digits=3),
     } | {f"pattern: {name}": (lambda g, l, n=name: _difference(g, l, f"pattern_{n}")) for name in PATTERNS}
     rows = []
     for measure, show in measures.items():
@@ -312,24 +333,35 @@ def plot_silos_over_time(llm: dict[tuple[float, int], np.ndarray], gmm: dict[tup
 
 
 def plot_summary(summary: pd.DataFrame):
-    """Final silos and median t* against k, one line per (system, p)."""
+    """Final silos (top) and median t* (bottom) against k, one column per p, both systems.
+
+    A median that is not reached (censored) is drawn as an open triangle at T.
+    """
     import matplotlib.pyplot as plt
 
-    fig, (ax_silos, ax_time) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-    styles = {("language models", LLM_STEPS): ("tab:red", "-o"), ("GMM", 80): ("tab:blue", "--s"), ("GMM", 200): ("tab:blue", "-s")}
-    for (system, horizon), (colour, style) in styles.items():
-        part = summary[(summary["system"] == system) & (summary["n_steps"] == horizon)]
-        for shade, p in zip((1.0, 0.65, 0.35), GRID_P):
-            cell = part[np.isclose(part["p"], p)].sort_values("k")
+    fig, axes = plt.subplots(2, len(GRID_P), figsize=(12, 6.5), sharex=True, sharey="row", layout="constrained")
+    styles = {("language models", LLM_STEPS): ("tab:red", "-", "o", -0.6), ("GMM", 80): ("tab:blue", "--", "s", 0.0),
+              ("GMM", 200): ("tab:blue", "-", "s", 0.6)}
+    for column, p in enumerate(GRID_P):
+        ax_silos, ax_time = axes[0, column], axes[1, column]
+        for (system, horizon), (colour, line, marker, shift) in styles.items():
+            cell = summary[(summary["system"] == system) & (summary["n_steps"] == horizon) & np.isclose(summary["p"], p)]
+            cell = cell.sort_values("k")
             if cell.empty:
                 continue
-            label = f"{system} T={horizon}, p={p:g}"
+            label = f"{system}, T = {horizon}"
             ax_silos.errorbar(cell["k"], cell["silos_final_mean"], yerr=2 * cell["silos_final_se"].fillna(0),
-                              fmt=style, color=colour, alpha=shade, ms=4, capsize=2, label=label)
-            ax_time.plot(cell["k"], cell["t_star_median"], style, color=colour, alpha=shade, ms=4, label=label)
-    ax_silos.set(xlabel="k", ylabel="final silos S(T), mean ± 2 SE", yscale="log")
-    ax_time.set(xlabel="k", ylabel="median t* (missing: > T, censored)")
-    ax_time.legend(fontsize=6, frameon=False, ncol=2)
+                              ls=line, marker=marker, color=colour, ms=4, capsize=2, label=label)
+            reached = cell["t_star_median_reached"].astype(bool)
+            ax_time.plot(cell["k"][reached], cell["t_star_median"][reached], ls=line, marker=marker, color=colour, ms=4)
+            # Censored medians side by side (shifted in k) so equal horizons do not hide each other.
+            ax_time.plot(cell["k"][~reached] + shift, np.full((~reached).sum(), horizon), ls="", marker="^", ms=7,
+                         markerfacecolor="none", color=colour)
+        ax_silos.set(title=f"p = {p:g}", yscale="log")
+        ax_time.set(xlabel="k", xticks=GRID_K)
+    axes[0, 0].set_ylabel("final silos S(T), mean ± 2 SE")
+    axes[1, 0].set_ylabel("median t* (open triangle: > T, censored)")
+    axes[0, 0].legend(frameon=False, fontsize=8)
     return fig
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from igmm.llm.comparison import GRID_K, GRID_P, cell_table, km_median, run_comparison, summarise
+from igmm.llm.comparison import GRID_K, GRID_P, cell_table, km_median, run_comparison, summarise, two_large_silos
 from igmm.llm.transcripts import load_transcripts
 
 
@@ -44,6 +44,15 @@ def test_summary_of_a_hand_made_batch():
     assert summary["switch_rate_split"] == pytest.approx((1 / 3 + 1 / 3 + 1 / 3) / 5)
 
 
+def test_two_large_silos_counts_steps_where_the_second_silo_is_large():
+    # 12 agents, "large" = 2 or more. Run: t=1 split 6/6 (all stay), t=2 split 7/5 (one moves), t=3 one silo.
+    ids = np.array([[[0] * 6 + [1] * 6, [0] * 6 + [1] * 6, [0] * 7 + [1] * 5, [0] * 12]])
+    trace = two_large_silos(ids)
+    assert trace["steps_two_large"] == 2.0
+    assert trace["stability_two_large"] == pytest.approx((1.0 + 11 / 12) / 2)
+    assert np.isnan(two_large_silos(np.zeros((1, 3, 12), dtype=int))["stability_two_large"])
+
+
 def test_cell_table_marks_censored_medians_and_signs_differences():
     rows = []
     for system, steps, t_median, reached, silos in (("language models", 80, 8.5, True, 1.0),
@@ -51,7 +60,7 @@ def test_cell_table_marks_censored_medians_and_signs_differences():
         rows.append({"p": 0.5, "k": 15, "system": system, "n_runs": 8, "n_steps": steps, "silos_final_mean": silos,
                      "silos_final_se": 0.1, "p_one_silo": 1.0, "p_one_silo_se": 0.0, "n_censored": 0,
                      "t_star_median": t_median, "t_star_median_reached": reached, "mean_stability": 0.9,
-                     "switch_rate_split": 0.05}
+                     "switch_rate_split": 0.05, "steps_two_large": 3.0, "stability_two_large": 0.8}
                     | {f"pattern_{n}": np.nan for n in ("consensus", "decaying", "stable", "unstable")})
     table = cell_table(pd.DataFrame(rows), 0.5, 15).set_index("measure")
     assert table.loc["median t* (Kaplan-Meier)", "GMM (T=80)"] == "> 80 (censored)"

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from igmm.llm.transcripts import TranscriptSet, load_transcripts
-from igmm.metrics import consensus_time, n_silos, stability
+from igmm.metrics import consensus_time, n_silos, silo_sizes, stability
 
 #: The (p, k) grid of the released transcripts.
 GRID_P: tuple[float, ...] = (0.2, 0.5, 0.7)
@@ -50,6 +50,8 @@ QUICK_GMM_REPLICATES = 4
 QUICK_LLM_REPLICATES = 2
 #: The GMM settings shared by every cell (EXPERIMENTS.md defaults).
 GMM_BASE = {"n_agents": 30, "r": 5, "sigma": 0.2, "delta": 1.0, "geometry": "line", "dynamics": "paper"}
+#: Smallest silo called large in :func:`two_large_silos`: 1/6 of the agents (5 of 30).
+LARGE_SILO_SHARE = 1 / 6
 #: Silo-pattern names in table order (MODEL.md section 4, plus consensus).
 PATTERNS: tuple[str, ...] = ("consensus", "decaying", "stable", "unstable")
 
@@ -133,6 +135,34 @@ def switch_rate_while_split(ids: np.ndarray) -> float:
     return float((1.0 - stability(ids))[split_before].mean())
 
 
+def two_large_silos(ids: np.ndarray, share: float = LARGE_SILO_SHARE) -> dict[str, float]:
+    """How long two large silos coexist, and how stable the agents are meanwhile.
+
+    A descriptive trace of *unstable silos* (two or more large silos
+    exchanging members), not a pattern classifier: a step t >= 1 counts when
+    the second-largest silo holds at least ``share * n_agents`` agents.
+
+    Parameters
+    ----------
+    ids : ndarray of int, shape (n_runs, n_steps + 1, n_agents)
+    share : float
+        Smallest silo counted as large, as a share of the agents.
+
+    Returns
+    -------
+    dict
+        ``steps_two_large``: mean number of such steps per run;
+        ``stability_two_large``: mean Stab(t) over them (NaN when none).
+    """
+    ids = np.asarray(ids)
+    sizes = np.sort(silo_sizes(ids), axis=-1)
+    second = sizes[..., -2] if sizes.shape[-1] > 1 else np.zeros(sizes.shape[:-1], dtype=np.int64)
+    two_large = second[:, 1:] >= share * ids.shape[-1]
+    stab = stability(ids)
+    return {"steps_two_large": float(two_large.sum(axis=1).mean()),
+            "stability_two_large": float(stab[two_large].mean()) if two_large.any() else float("nan")}
+
+
 def summarise(ids: np.ndarray) -> dict[str, float]:
     """The compared measures of one system at one (p, k).
 
@@ -145,8 +175,9 @@ def summarise(ids: np.ndarray) -> dict[str, float]:
     dict
         ``n_runs, n_steps, silos_final_mean, silos_final_se, p_one_silo,
         p_one_silo_se, n_censored, t_star_median, t_star_median_reached,
-        mean_stability, switch_rate_split, pattern_<name>`` (pattern shares
-        NaN when no classifier is available).
+        mean_stability, switch_rate_split, steps_two_large,
+        stability_two_large, pattern_<name>`` (pattern shares NaN when no
+        classifier is available).
     """
     ids = np.asarray(ids)
     n_runs = ids.shape[0]
@@ -166,7 +197,7 @@ def summarise(ids: np.ndarray) -> dict[str, float]:
         "t_star_median_reached": median.reached,
         "mean_stability": stability(ids).mean(axis=-1).mean(),
         "switch_rate_split": switch_rate_while_split(ids),
-    }
+    } | two_large_silos(ids)
     patterns = _patterns(ids)
     for name in PATTERNS:
         summary[f"pattern_{name}"] = np.nan if patterns is None else float(np.mean(patterns == name))
@@ -245,6 +276,8 @@ def cell_table(summary: pd.DataFrame, p: float, k: int) -> pd.DataFrame:
         "median t* (Kaplan-Meier)": _format_median,
         "mean stability": lambda r: f"{r['mean_stability']:.3f}",
         "switches per agent and step while split": lambda r: _format_value(r["switch_rate_split"], 3),
+        "steps with two silos of >= 5 agents": lambda r: f"{r['steps_two_large']:.1f}",
+        "stability during those steps": lambda r: _format_value(r["stability_two_large"], 3),
     } | {f"pattern: {name}": (lambda r, n=name: _format_value(r[f"pattern_{n}"])) for name in PATTERNS}
     differences = {
         "final silos S(T), mean ± SE": lambda g, l: _difference(g, l, "silos_final_mean", "silos_final_se"),
@@ -252,6 +285,8 @@ def cell_table(summary: pd.DataFrame, p: float, k: int) -> pd.DataFrame:
         "median t* (Kaplan-Meier)": _median_difference,
         "mean stability": lambda g, l: _difference(g, l, "mean_stability", digits=3),
         "switches per agent and step while split": lambda g, l: _difference(g, l, "switch_rate_split", digits=3),
+        "steps with two silos of >= 5 agents": lambda g, l: _difference(g, l, "steps_two_large", digits=1),
+        "stability during those steps": lambda g, l: _difference(g, l, "stability_two_large", digits=3),
     } | {f"pattern: {name}": (lambda g, l, n=name: _difference(g, l, f"pattern_{n}")) for name in PATTERNS}
     rows = []
     for measure, show in measures.items():

@@ -96,5 +96,11 @@ def test_quick_comparison_writes_tables_and_figures(transcripts_dir, tmp_path):
     runs = pd.read_parquet(tmp_path / "runs.parquet")
     gmm = runs[runs["system"] == "GMM"]
     assert set(gmm["T"]) == {80, 200} and set(gmm["seed"]) == {"3"}
-    # The T = 80 reading of a GMM run never shows fewer silos than... it shows its state at t = 80 of the same run:
     assert (gmm[gmm["T"] == 80]["t_star"] <= 80).all() and (gmm[gmm["T"] == 200]["t_star"] <= 200).all()
+    llm = runs[runs["system"] == "language models"]
+    assert len(llm) == 24 and set(llm["replicate"]) == {0, 1} and set(llm["seed"]) == {"11", "12"}
+    # A run converged by t = 80 is still converged at t = 200 with the same t* (same run, read longer).
+    at_80 = gmm[gmm["T"] == 80].set_index(["p", "k", "replicate"])
+    at_200 = gmm[gmm["T"] == 200].set_index(["p", "k", "replicate"])
+    done = at_80["converged"]
+    assert (at_200.loc[done[done].index, "t_star"] == at_80.loc[done[done].index, "t_star"]).all()

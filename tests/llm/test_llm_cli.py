@@ -47,6 +47,17 @@ def test_analyze_exits_2_on_bad_arguments(arguments, tmp_path):
     assert result.stderr.startswith("error: ")
 
 
+def test_perspective_with_the_hashing_embedder(fixture_dir, tmp_path):
+    out = tmp_path / "perspective"
+    result = runner.invoke(app, ["perspective", str(fixture_dir), "--run", "0.2,5,0", "--steps", "1,3",
+                                 "--embedder", "hashing", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "perspective.png").is_file() and (out / "perspective.npz").is_file()
+    missing = runner.invoke(app, ["perspective", str(fixture_dir), "--run", "0.5,5,0", "--embedder", "hashing",
+                                  "--out", str(out)])
+    assert missing.exit_code == 2 and "was not found" in missing.stderr
+
+
 def test_simulate_then_analyze(tmp_path):
     rags = write_rags(tmp_path / "RAGs.npz")
     out = tmp_path / "live"

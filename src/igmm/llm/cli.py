@@ -68,6 +68,8 @@ def perspective(
     from igmm.llm.transcripts import load_transcripts
 
     try:
+        if run.count(",") != 2:
+            _fail(f"run: {run!r} is not allowed: give one run as 'p,k,replicate', e.g. 0.5,25,0")
         step_list = [int(step) for step in steps.split(",")] if steps else None
         chosen = select_figure_runs(load_transcripts(directory).runs, run)
         if not chosen:

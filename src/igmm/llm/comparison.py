@@ -431,15 +431,18 @@ def _llm_by_cell(transcripts: TranscriptSet) -> dict[tuple[float, int], np.ndarr
     return cells
 
 
-def _runs_frames(llm: dict, gmm: dict, seed: int) -> pd.DataFrame:
-    """Per-run table of both systems (the ``runs.parquet`` schema plus ``system``, ``T``)."""
+def _runs_frames(transcripts: TranscriptSet, gmm: dict, seed: int) -> pd.DataFrame:
+    """Per-run table of both systems: the ``runs.parquet`` schema with keys ``system, T, p, k``."""
+    from igmm.llm.analyze import llm_tables
     from igmm.simulate import replicate_seeds
     from igmm.tables import runs_table
 
     frames = []
-    for (p, k), ids in llm.items():
-        frame = runs_table(ids, keys={"system": "language models", "T": LLM_STEPS, "p": p, "k": k})
-        frames.append(frame)
+    if transcripts.runs:
+        llm_runs = llm_tables(transcripts.runs)[1]
+        llm_runs.insert(0, "T", LLM_STEPS)
+        llm_runs.insert(0, "system", "language models")
+        frames.append(llm_runs)
     for (p, k), ids in gmm.items():
         seeds = replicate_seeds(seed, len(ids))
         for horizon in GMM_STEPS:
@@ -499,7 +502,7 @@ def run_comparison(transcripts_dir: str | os.PathLike | None = None,
     out_dir = Path(out_dir)
     written = [
         storage.write_parquet(summary, out_dir / "comparison.parquet"),
-        storage.write_parquet(_runs_frames(llm, gmm, seed), out_dir / "runs.parquet"),
+        storage.write_parquet(_runs_frames(transcripts, gmm, seed), out_dir / "runs.parquet"),
         storage.write_text(comparison_markdown(tables, n_gmm_replicates, seed), out_dir / "comparison.md"),
         write_csv(problems_table(transcripts.problems), out_dir / "problems.csv"),
     ]

@@ -109,7 +109,7 @@ class RunKey:
         return f"p{self.p:g}_k{self.k}_r{self.replicate}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LLMRun:
     """One language-model run as an ID trajectory.
 
@@ -140,7 +140,7 @@ class LLMRun:
         return self.texts.shape[1]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TranscriptSet:
     """All runs read from one directory, sorted by (p, k, replicate), and the problems met."""
 

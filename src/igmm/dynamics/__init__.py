@@ -10,6 +10,10 @@ from igmm.dynamics.partners import choose_partners, nearest_neighbours, weight_d
 from igmm.dynamics.run import Trajectory, initial_state, run
 from igmm.dynamics.state import ModelParams, PopulationState, StepNoise
 from igmm.dynamics.step import STEP_FUNCTIONS, paper_step
+from igmm.dynamics.moving_variance import MOVING_VARIANCE_STEPS  # noqa: E402  (after step: it imports it)
+
+# The variant lives in its own module; its step functions join the name -> function table here.
+STEP_FUNCTIONS.update(MOVING_VARIANCE_STEPS)
 
 __all__ = [
     "ModelParams",

@@ -1,0 +1,209 @@
+"""Executors: where tasks run. Serial, a local process pool, or a Dask cluster.
+
+All three expose the same four operations to the runner (submit, wait for
+any, outcome, close), so the runner's retry and bookkeeping logic is written
+once. Results never depend on the executor: a task's rows are a function of
+the task alone, and readers sort by key.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Protocol
+
+from igmm.sweep.tasks import SweepTask, TaskOutput
+
+DASK_INSTALL = "pip install 'interacting-gmm[dask]'"
+
+
+@dataclass(frozen=True)
+class TimedOutput:
+    """A task's tables with the wall-clock seconds it took and the worker's pid."""
+
+    output: TaskOutput
+    seconds: float
+    pid: int
+
+
+def timed(task_fn: Callable[[SweepTask], TaskOutput], task: SweepTask) -> TimedOutput:
+    """Run ``task_fn(task)`` and time it (module level, so every executor can pickle it)."""
+    began = time.perf_counter()
+    output = task_fn(task)
+    return TimedOutput(output=output, seconds=time.perf_counter() - began, pid=os.getpid())
+
+
+class Executor(Protocol):
+    """What the runner needs from an executor."""
+
+    #: Tasks kept in flight at once (a few per worker keeps workers busy without hoarding).
+    slots: int
+    description: str
+
+    def submit(self, fn: Callable[..., Any], *args: Any, key: str) -> Any: ...
+
+    def wait_any(self, futures: Iterable[Any]) -> set[Any]: ...
+
+    def outcome(self, future: Any) -> tuple[Any, BaseException | None]: ...
+
+    def close(self) -> None: ...
+
+
+class SerialExecutor:
+    """Runs each task at submission, in this process (debugging, tests)."""
+
+    slots = 1
+    description = "serial (this process)"
+
+    def submit(self, fn: Callable[..., Any], *args: Any, key: str) -> cf.Future:
+        future: cf.Future = cf.Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as err:  # recorded as the task's failure, like a worker's exception
+            future.set_exception(err)
+        return future
+
+    def wait_any(self, futures: Iterable[cf.Future]) -> set[cf.Future]:
+        return set(futures)
+
+    def outcome(self, future: cf.Future) -> tuple[Any, BaseException | None]:
+        error = future.exception()
+        return (None, error) if error is not None else (future.result(), None)
+
+    def close(self) -> None:
+        pass
+
+
+class ProcessPoolExecutor:
+    """A local pool of worker processes (``concurrent.futures``), rebuilt if a worker dies.
+
+    Workers start with the ``forkserver`` method where available: forking a
+    process that runs threads (the progress bar's) is unsafe.
+
+    Parameters
+    ----------
+    n_workers : int, optional
+        Default: every core (``os.cpu_count()``).
+    """
+
+    def __init__(self, n_workers: int | None = None):
+        self.n_workers = n_workers or os.cpu_count() or 1
+        # Only as many tasks in flight as workers: if a worker dies, the pool
+        # breaks and fails every pending future, so fewer pending = fewer blamed.
+        self.slots = self.n_workers
+        self.description = f"local process pool, {self.n_workers} worker(s)"
+        methods = multiprocessing.get_all_start_methods()
+        self._context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(max_workers=self.n_workers, mp_context=self._context)
+
+    def submit(self, fn: Callable[..., Any], *args: Any, key: str) -> cf.Future:
+        try:
+            return self._pool.submit(fn, *args)
+        except cf.process.BrokenProcessPool:
+            # A worker died: its pool refuses new work. Start a fresh one.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            return self._pool.submit(fn, *args)
+
+    def wait_any(self, futures: Iterable[cf.Future]) -> set[cf.Future]:
+        done, _ = cf.wait(list(futures), return_when=cf.FIRST_COMPLETED)
+        return done
+
+    def outcome(self, future: cf.Future) -> tuple[Any, BaseException | None]:
+        error = future.exception()
+        return (None, error) if error is not None else (future.result(), None)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor:
+    """A Dask distributed cluster: an existing scheduler, or a local cluster of N workers.
+
+    Parameters
+    ----------
+    address : str, optional
+        Scheduler address (``tcp://host:8786``) of a running cluster.
+    n_local_workers : int, optional
+        Start a ``LocalCluster`` of this many single-threaded worker processes.
+
+    Raises
+    ------
+    ImportError
+        When dask.distributed is not installed; the message names the extra.
+    """
+
+    def __init__(self, address: str | None = None, n_local_workers: int | None = None):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ImportError(f"Dask executors need dask.distributed: {DASK_INSTALL}") from None
+        self._cluster = None
+        if address is None:
+            self._cluster = LocalCluster(
+                n_workers=n_local_workers or 1, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            self._client = Client(self._cluster)
+        else:
+            self._client = Client(address)
+        n_threads = max(sum(self._client.nthreads().values()), 1)
+        self.slots = 2 * n_threads  # one running and one queued per worker thread
+        where = address or f"local cluster of {n_local_workers} worker(s)"
+        self.description = f"dask ({where}, {n_threads} thread(s))"
+
+    def submit(self, fn: Callable[..., Any], *args: Any, key: str) -> Any:
+        # Unique key per attempt: Dask would otherwise hand back the cached failure.
+        return self._client.submit(fn, *args, key=key, pure=False, retries=0)
+
+    def wait_any(self, futures: Iterable[Any]) -> set[Any]:
+        from distributed import wait
+
+        done, _ = wait(list(futures), return_when="FIRST_COMPLETED")
+        return set(done)
+
+    def outcome(self, future: Any) -> tuple[Any, BaseException | None]:
+        if future.status == "finished":
+            return future.result(), None
+        try:
+            error = future.exception()
+        except Exception as err:  # a cancelled or lost future raises instead of returning
+            error = err
+        return None, error
+
+    def close(self) -> None:
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def make_executor(
+    workers: int | None = None, dask_scheduler: str | None = None, dask_local: int | None = None, serial: bool = False
+) -> Executor:
+    """The executor the command-line flags ask for (at most one of the options).
+
+    Parameters
+    ----------
+    workers : int, optional
+        Local process-pool size (default: all cores).
+    dask_scheduler : str, optional
+        Address of an existing Dask scheduler.
+    dask_local : int, optional
+        Number of workers of a local Dask cluster.
+    serial : bool
+        Run in this process.
+    """
+    chosen = [name for name, value in (("--dask-scheduler", dask_scheduler), ("--dask-local", dask_local),
+                                       ("--serial", serial or None)) if value is not None]
+    if len(chosen) > 1:
+        raise ValueError(f"choose one executor; got {' and '.join(chosen)}")
+    if serial:
+        return SerialExecutor()
+    if dask_scheduler is not None or dask_local is not None:
+        return DaskExecutor(address=dask_scheduler, n_local_workers=dask_local)
+    return ProcessPoolExecutor(workers)

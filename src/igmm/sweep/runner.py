@@ -1,0 +1,175 @@
+"""Run a sweep: plan, skip finished tasks, execute with one retry, write shards, log, progress."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, TextIO
+
+from igmm.storage import write_yaml
+from igmm.sweep import store
+from igmm.sweep.executors import Executor, ProcessPoolExecutor, timed
+from igmm.sweep.spec import SweepSpec
+from igmm.sweep.tasks import SweepTask, TaskOutput, plan_tasks, run_task
+
+#: A task is tried this many times before it is recorded as failed.
+MAX_ATTEMPTS = 2
+
+
+@dataclass
+class SweepOutcome:
+    """What one invocation of :func:`run_sweep` did.
+
+    Attributes
+    ----------
+    n_tasks : int
+        Tasks in the sweep.
+    n_skipped : int
+        Tasks already finished before this invocation (resume).
+    n_done : int
+        Tasks finished by this invocation.
+    failed : list of dict
+        ``{"task", "attempts", "error"}`` of each task that failed every attempt.
+    seconds : float
+        Wall-clock time of this invocation.
+    resumed : bool
+        True when DIR already held a sweep of the same spec.
+    """
+
+    n_tasks: int
+    n_skipped: int = 0
+    n_done: int = 0
+    failed: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    resumed: bool = False
+
+    @property
+    def complete(self) -> bool:
+        """True when every task of the sweep is finished."""
+        return self.n_skipped + self.n_done == self.n_tasks
+
+
+class SweepLog:
+    """Appends one tab-separated line per event to ``DIR/sweep.log``: UTC time, event, task, attempt, seconds, pid, detail."""
+
+    def __init__(self, path: Path):
+        self._handle: TextIO = open(path, "a", buffering=1)  # line-buffered: a kill loses at most one line
+
+    def write(self, event: str, task: str = "-", attempt: int = 0, seconds: float = 0.0, pid: int = 0, detail: str = "") -> None:
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        detail = detail.replace("\n", " | ")
+        self._handle.write(f"{stamp}\t{event}\t{task}\t{attempt}\t{seconds:.3f}\t{pid}\t{detail}\n")
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def _progress_bar(total: int, initial: int, enabled: bool | None):
+    """One overall bar with ETA, counted in runs; silent unless stderr is a terminal."""
+    from tqdm import tqdm
+
+    enabled = sys.stderr.isatty() if enabled is None else enabled
+    return tqdm(total=total, initial=initial, desc="sweep", unit="run", disable=not enabled, smoothing=0.05)
+
+
+def run_sweep(
+    spec: SweepSpec,
+    out_dir: str | Path,
+    executor: Executor | None = None,
+    force: bool = False,
+    task_fn: Callable[[SweepTask], TaskOutput] = run_task,
+    progress: bool | None = None,
+) -> SweepOutcome:
+    """Run every unfinished task of ``spec`` and store its shards in ``out_dir``.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+    out_dir : str or Path
+        Sweep directory (layout in :mod:`igmm.sweep.store`). Re-running on the
+        same directory skips finished tasks.
+    executor : Executor, optional
+        Default: a local process pool on every core (closed at the end).
+    force : bool
+        Wipe a previous sweep of another spec from ``out_dir`` instead of refusing.
+    task_fn : callable
+        The task function, ``SweepTask -> TaskOutput`` (tests inject faults here).
+    progress : bool, optional
+        Show the progress bar; default: when stderr is a terminal.
+
+    Returns
+    -------
+    SweepOutcome
+
+    Raises
+    ------
+    igmm.sweep.store.SpecMismatchError
+        ``out_dir`` holds a sweep of another spec and ``force`` is false.
+    """
+    began = time.perf_counter()
+    out_dir = Path(out_dir)
+    resumed = store.prepare_directory(out_dir, spec, store.points_table(spec), force=force)
+    store.remove_stray_temporaries(out_dir)
+    tasks = plan_tasks(spec)
+    finished = store.finished_tasks(out_dir)
+    todo = [task for task in tasks if task.name not in finished]
+    outcome = SweepOutcome(n_tasks=len(tasks), n_skipped=len(tasks) - len(todo), resumed=resumed)
+    owns_executor = executor is None
+    executor = executor or ProcessPoolExecutor()
+    log = SweepLog(out_dir / store.LOG)
+    log.write("start", detail=f"{len(todo)} of {len(tasks)} tasks to run on {executor.description}")
+    done_runs = sum(task.n_reps for task in tasks if task.name in finished)
+    with _progress_bar(spec.replicates * len(spec.points()), done_runs, progress) as bar:
+        try:
+            _execute(todo, executor, functools.partial(timed, task_fn), out_dir, log, bar, outcome, spec.digest()[:10])
+        finally:
+            if owns_executor:
+                executor.close()
+    outcome.seconds = time.perf_counter() - began
+    _record_failures(out_dir, outcome.failed)
+    log.write("end", seconds=outcome.seconds, detail=f"{outcome.n_done} done, {len(outcome.failed)} failed")
+    log.close()
+    return outcome
+
+
+def _execute(todo, executor, job, out_dir, log, bar, outcome, tag) -> None:
+    """Keep ``executor.slots`` tasks in flight; write each result; retry a failure once."""
+    pending = deque(todo)
+    attempts: Counter[str] = Counter()
+    in_flight: dict = {}
+    while pending or in_flight:
+        while pending and len(in_flight) < executor.slots:
+            task = pending.popleft()
+            attempts[task.name] += 1
+            key = f"igmm-{tag}-{task.name.replace('/', '-')}-attempt{attempts[task.name]}"
+            in_flight[executor.submit(job, task, key=key)] = task
+        for future in executor.wait_any(list(in_flight)):
+            task = in_flight.pop(future)
+            result, error = executor.outcome(future)
+            attempt = attempts[task.name]
+            if error is None:
+                store.write_shards(out_dir, task.name, result.output.runs, result.output.steps,
+                                   result.output.ids if task.save_ids else None)
+                log.write("done", task.name, attempt, result.seconds, result.pid, f"{len(result.output.runs)} runs")
+                outcome.n_done += 1
+                bar.update(task.n_reps)
+            elif attempt < MAX_ATTEMPTS:
+                log.write("retry", task.name, attempt, detail=f"{type(error).__name__}: {error}")
+                pending.appendleft(task)
+            else:
+                log.write("failed", task.name, attempt, detail=f"{type(error).__name__}: {error}")
+                outcome.failed.append({"task": task.name, "attempts": attempt, "error": f"{type(error).__name__}: {error}"})
+
+
+def _record_failures(out_dir: Path, failed: list[dict]) -> None:
+    """``failures.yaml`` lists this invocation's failed tasks; absent when there were none."""
+    path = out_dir / store.FAILURES
+    if failed:
+        write_yaml(failed, path)
+    else:
+        path.unlink(missing_ok=True)

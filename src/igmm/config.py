@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from igmm.dynamics import ModelParams
 from igmm.model import geometry as geometries
+from igmm.networks import NetworkConfig, build_neighbours
 
 
 class ConfigError(ValueError):
@@ -57,9 +58,12 @@ class SimulationConfig(BaseModel):
         None, description="component each agent starts on (default: i mod K)"
     )
     eps: float = Field(1e-12, gt=0.0, lt=0.5, description="weight floor")
-    dynamics: Literal["paper", "early-draft"] = "paper"
+    dynamics: Literal["paper", "early-draft", "moving-variance", "moving-variance-means"] = "paper"
     rag_policy: Literal["farthest", "oldest", "random"] = "farthest"
     em_iterations: int = Field(1, ge=1, description="EM iterations per refit")
+    network: NetworkConfig | None = Field(
+        None, description="static network instead of the dynamic k-nearest graph (igmm.networks)"
+    )
 
     @model_validator(mode="after")
     def _check_across_fields(self) -> "SimulationConfig":
@@ -84,6 +88,8 @@ class SimulationConfig(BaseModel):
                 raise ValueError(f"assignment: {bad[0]} is not allowed: components are 0 .. {n_components - 1}")
         if self.geometry == "custom":
             self.build_geometry()  # raises ValueError naming the inconsistency
+        if self.network is not None:
+            build_neighbours(self.network, n_agents, seed=0)  # raises ValueError naming the bad network value
         return self
 
     @property
@@ -124,6 +130,7 @@ class SimulationConfig(BaseModel):
             dynamics=self.dynamics,
             rag_policy=self.rag_policy,
             em_iterations=self.em_iterations,
+            neighbours=build_neighbours(self.network, self.n_agents) if self.network else None,
         )
 
     def to_dict(self) -> dict[str, Any]:

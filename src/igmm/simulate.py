@@ -57,6 +57,16 @@ class SimulationResult:
     spawn_keys: list[tuple[int, ...]] = field(default_factory=list)
 
 
+def with_network_seed(config: SimulationConfig, root_seed: int) -> SimulationConfig:
+    """The config with a random static network's seed fixed from the root seed (stored in config.yaml)."""
+    from igmm.networks import network_seed
+
+    if config.network is None or config.network.seed is not None:
+        return config
+    network = config.network.model_copy(update={"seed": network_seed(root_seed)})
+    return config.model_copy(update={"network": network})
+
+
 def simulate_seeds(
     config: SimulationConfig,
     seeds: Sequence[np.random.SeedSequence],
@@ -83,6 +93,7 @@ def simulate_seeds(
     """
     if replicates is None:
         replicates = [seq.spawn_key[-1] if seq.spawn_key else i for i, seq in enumerate(seeds)]
+    config = with_network_seed(config, int(seeds[0].entropy) if seeds else 0)
     rngs = [np.random.default_rng(seq) for seq in seeds]
     trajectory = run(config.to_params(), rngs, config.n_steps, keep_weights=keep_weights, on_step=on_step)
     spawn_keys = [tuple(seq.spawn_key) for seq in seeds]

@@ -1,0 +1,75 @@
+"""Phase diagrams: a heatmap of one summary column over two swept axes."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless by default; figures are written to files
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+#: Colour-bar labels of the usual summary columns.
+VALUE_LABELS = {
+    "silos_final_mean": "mean number of silos S(T)",
+    "p_one_silo": "P(one silo at T)",
+    "p_polarized": "P(polarized by T)",
+    "p_polarized_final": "P(polarized at T)",
+    "t_star_median": "median t* (Kaplan-Meier; blank: > T)",
+    "pattern_unstable": "share of unstable-silo runs",
+    "pattern_stable": "share of stable-silo runs",
+    "pattern_decaying": "share of decaying-silo runs",
+    "pattern_consensus": "share of consensus runs",
+}
+
+
+def phase_table(summary: pd.DataFrame, x: str, y: str, value: str) -> pd.DataFrame:
+    """``value`` arranged as a (y, x) grid, averaged over any other swept axis.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        One row per grid point with columns ``x``, ``y`` and ``value``.
+
+    Returns
+    -------
+    DataFrame of shape (n_y, n_x), index the sorted ``y`` values, columns the sorted ``x`` values.
+    """
+    return summary.pivot_table(index=y, columns=x, values=value, aggfunc="mean", dropna=False).sort_index().sort_index(axis=1)
+
+
+def plot_phase(summary: pd.DataFrame, x: str, y: str, value: str, ax=None, title: str | None = None, cmap: str = "viridis"):
+    """Heatmap of ``value`` over the (x, y) grid; missing cells (NaN) are left blank.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Output of :func:`igmm.sweep.summarize.summarize_runs`.
+    x, y : str
+        Swept axes for the horizontal and vertical directions.
+    value : str
+        Column to colour by (e.g. ``p_one_silo``).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    table = phase_table(summary, x, y, value)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(4.0, 0.22 * table.shape[1] + 2.5), 3.4), layout="constrained")
+    else:
+        fig = ax.figure
+    limits = {"vmin": 0.0, "vmax": 1.0} if value.startswith(("p_", "pattern_")) else {}
+    image = ax.imshow(np.ma.masked_invalid(table.to_numpy(dtype=float)), origin="lower", aspect="auto", cmap=cmap, **limits)
+    ax.set_xticks(range(table.shape[1]), _tick_labels(table.columns), rotation=90 if table.shape[1] > 12 else 0, fontsize=7)
+    ax.set_yticks(range(table.shape[0]), _tick_labels(table.index), fontsize=7)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    fig.colorbar(image, ax=ax, label=VALUE_LABELS.get(value, value))
+    ax.set_title(title or VALUE_LABELS.get(value, value), fontsize=9)
+    return fig
+
+
+def _tick_labels(values) -> list[str]:
+    return [f"{value:g}" if isinstance(value, (float, np.floating)) else str(value) for value in values]

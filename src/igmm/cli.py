@@ -92,6 +92,11 @@ def _register_subcommands() -> None:
 
     app.add_typer(llm_app, name="llm", help="Language-model transcripts and live runs, with the same measures.")
 
+    from igmm.sweep.cli import summarize, sweep
+
+    app.command("sweep")(sweep)
+    app.command("summarize")(summarize)
+
 
 _register_subcommands()
 

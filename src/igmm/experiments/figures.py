@@ -1,0 +1,91 @@
+"""Spec ``plot`` kind -> figure of an experiment, written as PNG and PDF (``figure.png``, ``figure.pdf``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from igmm.plots.summaries import (
+    plot_replicate_summary,
+    plot_sigma_trace,
+    plot_trajectory_grid,
+    plot_trajectory_panels,
+)
+from igmm.plots.trajectories import save_figure
+
+FORMATS = ("png", "pdf")
+
+
+def _label(keys: dict) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in keys.items())
+
+
+def _panels(spec, variants, out_dir: Path) -> list[Path]:
+    fig = plot_trajectory_panels([v.ids[0] for v in variants], [_label(v.keys) for v in variants])
+    fig.suptitle(f"{spec.title} ({_label(spec.base)})", fontsize=10)
+    return save_figure(fig, out_dir / "figure", FORMATS)
+
+
+def _grid(spec, variants, out_dir: Path) -> list[Path]:
+    row_key, col_key = list(spec.grid)[:2]
+    rows = list(dict.fromkeys(v.keys[row_key] for v in variants))
+    cols = list(dict.fromkeys(v.keys[col_key] for v in variants))
+    by_key = {(v.keys[row_key], v.keys[col_key]): v.ids[0] for v in variants}
+    fig = plot_trajectory_grid([[by_key[(r, c)] for c in cols] for r in rows],
+                               [f"{row_key} = {r}" for r in rows], [f"{col_key} = {c}" for c in cols])
+    fig.suptitle(f"{spec.title} ({_label(spec.base)})", fontsize=10)
+    return save_figure(fig, out_dir / "figure", FORMATS)
+
+
+def _reads_at(spec, x: str) -> pd.DataFrame:
+    """The reads of mean ``spec.y`` that sit at one value of ``x``, as columns x, read."""
+    rows = [{x: read.where[x], "read": read.value} for read in spec.reads
+            if read.value is not None and read.measure == f"mean:{spec.y}" and set(read.where) == {x}]
+    return pd.DataFrame(rows, columns=[x, "read"])
+
+
+def _summary_on(ax, spec, runs: pd.DataFrame):
+    return plot_replicate_summary(runs, spec.x, spec.y, ax=ax, xlabel=spec.xlabel, ylabel=spec.ylabel,
+                                  title=spec.title, reads=_reads_at(spec, spec.x))
+
+
+def _summary(spec, variants, out_dir: Path) -> list[Path]:
+    runs = pd.concat([v.runs for v in variants], ignore_index=True)
+    return save_figure(_summary_on(None, spec, runs), out_dir / "figure", FORMATS)
+
+
+def _sigma(spec, variants, out_dir: Path) -> list[Path]:
+    from igmm.dynamics.moving_variance import SIGMA_FLOOR
+
+    variant = variants[0]
+    traces = {"largest sigma (all components)": variant.traces["max_sigma"][0],
+              "largest sigma of an agent's ID component": variant.traces["max_id_sigma"][0]}
+    fig = plot_sigma_trace(variant.ids[0], traces, SIGMA_FLOOR)
+    fig.suptitle(f"{spec.title} ({_label(spec.base)})", fontsize=10)
+    return save_figure(fig, out_dir / "figure", FORMATS)
+
+
+def _none(spec, variants, out_dir: Path) -> list[Path]:
+    return []
+
+
+#: Plot kind -> writer of the experiment's figure.
+FIGURES: dict[str, Callable] = {
+    "trajectory-panels": _panels,
+    "trajectory-grid": _grid,
+    "replicate-summary": _summary,
+    "moving-variance": _sigma,
+    "none": _none,
+}
+
+
+def group_figure(spec, members, out_dir: Path) -> list[Path]:
+    """The members' replicate summaries side by side (one panel per member)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(members), figsize=(4.6 * len(members), 3.6), layout="constrained", squeeze=False)
+    for ax, member in zip(axes[0], members):
+        _summary_on(ax, member.spec, member.runs)
+    return save_figure(fig, out_dir / "figure", FORMATS)

@@ -1,0 +1,138 @@
+"""Experiment specs: one YAML file per experiment in ``specs/``, validated by pydantic.
+
+A spec says what to simulate (``base`` config, ``variants`` and/or a
+cartesian ``grid`` of overrides, ``replicates``), how to draw it (``plot``)
+and what the paper shows (``reads``). ``quick`` overrides make the reduced
+version used by tests.
+"""
+
+from __future__ import annotations
+
+import itertools
+from importlib import resources
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SPEC_PACKAGE = "igmm.experiments.specs"
+
+
+class Read(BaseModel):
+    """A value read off the authors' figure (EXPERIMENTS.md), to compare with ours.
+
+    ``measure`` is ``stat:column``: stat one of mean, median, min, max, example
+    (replicate 0) or ``share:PATTERN``; column a column of ``runs.parquet``.
+    ``value`` None means the read is only words (``text``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    where: dict[str, Any] = Field(default_factory=dict)
+    measure: str
+    value: float | None = None
+    text: str = ""
+
+
+class QuickSettings(BaseModel):
+    """Overrides of the reduced (``--quick``) version."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    replicates: int | None = Field(None, ge=1)
+    base: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, Any] | None = None
+
+
+class ExperimentSpec(BaseModel):
+    """One experiment of EXPERIMENTS.md, as data."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    title: str
+    description: str = ""
+    runner: Literal["gmm", "group", "llm-comparison"] = "gmm"
+    base: dict[str, Any] = Field(default_factory=dict)
+    variants: list[dict[str, Any]] = Field(default_factory=lambda: [{}])
+    grid: dict[str, Any] = Field(default_factory=dict)
+    replicates: int = Field(1, ge=1)
+    plot: Literal["trajectory-panels", "trajectory-grid", "replicate-summary", "moving-variance",
+                  "group-summary", "none"] = "none"
+    x: str | None = None
+    y: str | None = None
+    xlabel: str | None = None
+    ylabel: str | None = None
+    members: list[str] = Field(default_factory=list)
+    reads: list[Read] = Field(default_factory=list)
+    quick: QuickSettings = Field(default_factory=QuickSettings)
+
+    def resolved(self, quick: bool) -> "ExperimentSpec":
+        """This spec with the quick overrides applied when ``quick``."""
+        if not quick:
+            return self
+        update: dict[str, Any] = {"base": self.base | self.quick.base}
+        if self.quick.replicates is not None:
+            update["replicates"] = self.quick.replicates
+        if self.quick.grid is not None:
+            update["grid"] = self.quick.grid
+        return self.model_copy(update=update)
+
+    def variant_overrides(self) -> list[dict[str, Any]]:
+        """Every variant's overrides of ``base``: ``variants`` x the cartesian ``grid``, in order."""
+        axes = {name: _grid_values(values) for name, values in self.grid.items()}
+        points = [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
+        return [variant | point for variant in self.variants for point in points]
+
+    def variant_keys(self) -> list[str]:
+        """Names of the parameters that vary between variants (the key columns of the tables)."""
+        names: list[str] = []
+        for overrides in self.variant_overrides():
+            names += [name for name in overrides if name not in names]
+        return names
+
+
+def _grid_values(values: Any) -> list[Any]:
+    """A grid axis: a list, or ``{linspace: [start, stop, num]}`` (rounded to 10 digits)."""
+    if isinstance(values, dict) and set(values) == {"linspace"}:
+        start, stop, num = values["linspace"]
+        return [round(float(v), 10) for v in np.linspace(start, stop, int(num))]
+    if isinstance(values, list):
+        return values
+    raise ValueError(f"grid values: {values!r} is not allowed: give a list or {{linspace: [start, stop, num]}}")
+
+
+def experiment_names() -> list[str]:
+    """Names of every declared experiment, sorted."""
+    files = resources.files(SPEC_PACKAGE).iterdir()
+    return sorted(entry.name.removesuffix(".yaml") for entry in files if entry.name.endswith(".yaml"))
+
+
+class UnknownExperiment(ValueError):
+    """No spec of that name; the message lists the valid ones."""
+
+
+def load_spec(name: str) -> ExperimentSpec:
+    """The validated spec of experiment ``name``.
+
+    Raises
+    ------
+    UnknownExperiment
+        When ``name`` is not declared; the message lists the valid names.
+    """
+    names = experiment_names()
+    if name not in names:
+        raise UnknownExperiment(f"experiment: {name!r} is not known; valid names are: {', '.join(names)}, all")
+    text = resources.files(SPEC_PACKAGE).joinpath(f"{name}.yaml").read_text()
+    try:
+        return ExperimentSpec.model_validate(yaml.safe_load(text))
+    except ValidationError as err:
+        raise ValueError(f"spec {name}.yaml is invalid: {err}") from None
+
+
+def top_level_names() -> list[str]:
+    """Experiments that ``reproduce all`` runs: every one not already run as a member of a group."""
+    specs = [load_spec(name) for name in experiment_names()]
+    members = {member for spec in specs for member in spec.members}
+    return [spec.name for spec in specs if spec.name not in members]

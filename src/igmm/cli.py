@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from igmm.config import ConfigError, load_yaml, make_config
+from igmm.networks import parse_network_option
 
 app = typer.Typer(
     help="Interacting Gaussian mixture models: a fast proxy for interacting language models.",
@@ -49,9 +50,15 @@ def run(
     sigma: Optional[float] = typer.Option(None, "--sigma", help="component standard deviation [0.2]"),
     delta: Optional[float] = typer.Option(None, "--delta", help="spacing of the means [1.0]"),
     geometry: Optional[str] = typer.Option(None, "--geometry", help="line | circle | simplex | custom [line]"),
-    dynamics: Optional[str] = typer.Option(None, "--dynamics", help="paper | early-draft [paper]"),
+    dynamics: Optional[str] = typer.Option(
+        None, "--dynamics", help="paper | early-draft | moving-variance | moving-variance-means [paper]"
+    ),
     rag_policy: Optional[str] = typer.Option(None, "--rag-policy", help="farthest | oldest | random [farthest]"),
     em_iterations: Optional[int] = typer.Option(None, "--em-iterations", help="EM iterations per refit [1]"),
+    network: Optional[str] = typer.Option(
+        None, "--network", help="static network, e.g. 'ring:degree=4', 'watts-strogatz:degree=4,rewire=0.1', "
+        "'erdos-renyi:edge_prob=0.2', 'sbm:blocks=15+15,p_in=0.5,p_out=0.02', 'edge-list:path=g.txt' [k-nearest]"
+    ),
     replicates: int = typer.Option(1, "--replicates", help="number of replicates"),
     seed: int = typer.Option(0, "--seed", help="root seed (replicate i: SeedSequence(seed).spawn(n)[i])"),
     out: Path = typer.Option(Path("results/run"), "--out", help="output folder"),
@@ -70,6 +77,7 @@ def run(
         resolved = make_config(
             values, n_agents=n_agents, n_components=n_components, p=p, k=k, r=r, T=T, sigma=sigma,
             delta=delta, geometry=geometry, dynamics=dynamics, rag_policy=rag_policy, em_iterations=em_iterations,
+            network=parse_network_option(network) if network else None,
         )
     except ConfigError as err:
         fail(err.lines)
@@ -91,6 +99,9 @@ def _register_subcommands() -> None:
     from igmm.llm.cli import app as llm_app
 
     app.add_typer(llm_app, name="llm", help="Language-model transcripts and live runs, with the same measures.")
+    from igmm.experiments.cli import reproduce_command
+
+    app.command("reproduce")(reproduce_command)
 
     from igmm.sweep.cli import summarize, sweep
 

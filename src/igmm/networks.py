@@ -175,3 +175,23 @@ def build_neighbours(config: NetworkConfig, n_agents: int, seed: int | None = No
            [0, 2]])
     """
     return padded_neighbours(build_graph(config, n_agents, seed), n_agents)
+
+
+def parse_network_option(text: str) -> dict:
+    """The ``--network`` flag ``KIND[:key=value,...]`` as a dict for :class:`NetworkConfig`.
+
+    SBM block sizes are joined with ``+``: ``sbm:blocks=15+15,p_in=0.5,p_out=0.02``.
+
+    Examples
+    --------
+    >>> parse_network_option("watts-strogatz:degree=4,rewire=0.1")
+    {'kind': 'watts-strogatz', 'degree': '4', 'rewire': '0.1'}
+    """
+    kind, _, rest = text.partition(":")
+    values: dict = {"kind": kind.strip()}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--network: {item!r} is not allowed: write key=value, e.g. degree=4")
+        values[key.strip()] = value.split("+") if key.strip() == "blocks" else value.strip()
+    return values

@@ -1,0 +1,41 @@
+"""Shared pieces of the sweep tests: a tiny spec and task functions that fail on purpose."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from igmm.sweep.spec import SweepSpec, make_spec
+from igmm.sweep.tasks import SweepTask, TaskOutput, run_task
+
+#: 4 grid points x 5 replicates in chunks of 2: 12 tasks, 20 runs, 20 x 16 step rows.
+TINY = {
+    "base": {"n_agents": 8, "T": 15},
+    "grid": {"p": [0.0, 0.5], "k": [1, 7]},
+    "replicates": 5,
+    "seed": 11,
+    "chunk_size": 2,
+}
+TINY_TASKS, TINY_RUNS, TINY_STEPS = 12, 20, 20 * 16
+
+
+def tiny_spec(**changes) -> SweepSpec:
+    """The tiny spec, with top-level keys replaced by ``changes``."""
+    return make_spec({**TINY, **changes})
+
+
+def die_once(flag: str, task: SweepTask) -> TaskOutput:
+    """Kill the worker process mid-task the first time any task runs (the flag file records it)."""
+    if not Path(flag).exists():
+        Path(flag).write_text(task.name)
+        os._exit(13)  # no cleanup, no exception: like SIGKILL from outside
+    return run_task(task)
+
+
+def fail_on_point(point: int, calls: str, task: SweepTask) -> TaskOutput:
+    """Raise for every task of grid ``point``; append each call's task name to the file ``calls``."""
+    if task.point == point:
+        with open(calls, "a") as handle:
+            handle.write(task.name + "\n")
+        raise RuntimeError(f"injected failure in {task.name}")
+    return run_task(task)

@@ -79,7 +79,7 @@ def kaplan_meier_median(times: np.ndarray, observed: np.ndarray) -> float:
 
     Examples
     --------
-    >>> kaplan_meier_median([3, 5, 7, 10], [True, True, False, False])
+    >>> kaplan_meier_median([3, 5, 7, 10], [True, False, False, False])
     nan
     >>> kaplan_meier_median([2, 4, 6, 10], [True, True, True, False])
     4.0

@@ -6,8 +6,9 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/sweep_grid.py --workers 2 --figures docs/figures
     .venv/bin/python benchmarks/sweep_grid.py --replicates 5      # quick check (smaller grid run)
 
-Prints the wall-clock time of the sweep and of the summary, and writes
-``timing.json`` in the output folder. With ``--figures DIR`` the summary's
+Prints the wall-clock time of the sweep and of the summary and the workers'
+total CPU seconds (divide by the number of workers for the time on an
+otherwise idle machine), and writes ``timing.json`` in the output folder. With ``--figures DIR`` the summary's
 phase diagrams (PNG) are copied there under ``sweep-pk-<value>.png``.
 """
 
@@ -17,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import time
 from pathlib import Path
@@ -28,6 +30,16 @@ from igmm.sweep.store import remove_owned
 from igmm.sweep.summarize import write_summary
 
 SPEC = Path(__file__).resolve().parents[1] / "examples" / "sweep-pk.yaml"
+
+
+def task_cpu_seconds(log: Path) -> float:
+    """Sum of the workers' CPU seconds over the ``done`` lines of a sweep log.
+
+    Divided by the number of cores it is the wall-clock time the sweep would
+    take with the cores to itself: the machine may be shared while timing.
+    """
+    pattern = re.compile(r"\tdone\t.*cpu ([0-9.]+) s$")
+    return sum(float(match.group(1)) for line in log.read_text().splitlines() if (match := pattern.search(line)))
 
 
 def main() -> None:
@@ -57,6 +69,7 @@ def main() -> None:
         "sweep_seconds": round(sweep_seconds, 1),
         "summary_seconds": round(summary_seconds, 1),
         "runs_per_second": round(int(summary["n_runs"].sum()) / sweep_seconds, 2),
+        "task_cpu_seconds": round(task_cpu_seconds(args.out / "sweep.log"), 1),
         "python": platform.python_version(),
     }
     (args.out / "timing.json").write_text(json.dumps(timing, indent=2))

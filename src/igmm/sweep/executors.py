@@ -22,18 +22,25 @@ DASK_INSTALL = "pip install 'interacting-gmm[dask]'"
 
 @dataclass(frozen=True)
 class TimedOutput:
-    """A task's tables with the wall-clock seconds it took and the worker's pid."""
+    """A task's tables, the wall-clock and CPU seconds it took, and the worker's pid.
+
+    CPU seconds (of the worker process) tell the task's cost apart from time
+    lost to other programs sharing the cores.
+    """
 
     output: TaskOutput
     seconds: float
+    cpu_seconds: float
     pid: int
 
 
 def timed(task_fn: Callable[[SweepTask], TaskOutput], task: SweepTask) -> TimedOutput:
     """Run ``task_fn(task)`` and time it (module level, so every executor can pickle it)."""
-    began = time.perf_counter()
+    began, began_cpu = time.perf_counter(), time.process_time()
     output = task_fn(task)
-    return TimedOutput(output=output, seconds=time.perf_counter() - began, pid=os.getpid())
+    return TimedOutput(
+        output=output, seconds=time.perf_counter() - began, cpu_seconds=time.process_time() - began_cpu, pid=os.getpid()
+    )
 
 
 class Executor(Protocol):

@@ -55,7 +55,12 @@ class SweepOutcome:
 
 
 class SweepLog:
-    """Appends one tab-separated line per event to ``DIR/sweep.log``: UTC time, event, task, attempt, seconds, pid, detail."""
+    """Appends one tab-separated line per event to ``DIR/sweep.log``.
+
+    Fields: UTC time, event (start, done, retry, failed, end), task, attempt,
+    wall-clock seconds, worker pid, detail (runs and CPU seconds of a done
+    task; the error of a failed attempt).
+    """
 
     def __init__(self, path: Path):
         self._handle: TextIO = open(path, "a", buffering=1)  # line-buffered: a kill loses at most one line
@@ -155,7 +160,8 @@ def _execute(todo, executor, job, out_dir, log, bar, outcome, tag) -> None:
             if error is None:
                 store.write_shards(out_dir, task.name, result.output.runs, result.output.steps,
                                    result.output.ids if task.save_ids else None)
-                log.write("done", task.name, attempt, result.seconds, result.pid, f"{len(result.output.runs)} runs")
+                log.write("done", task.name, attempt, result.seconds, result.pid,
+                          f"{len(result.output.runs)} runs, cpu {result.cpu_seconds:.3f} s")
                 outcome.n_done += 1
                 bar.update(task.n_reps)
             elif attempt < MAX_ATTEMPTS:

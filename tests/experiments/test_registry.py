@@ -1,0 +1,69 @@
+"""The experiment registry: every experiment of EXPERIMENTS.md is declared, loads, and unknown names are refused."""
+
+import pytest
+from typer.testing import CliRunner
+
+from igmm.cli import app
+from igmm.experiments import UnknownExperiment, experiment_names, load_spec, top_level_names
+from igmm.experiments.reads import STATISTICS
+from igmm.metrics.patterns import PATTERN_NAMES
+
+REQUIRED = {
+    "unstable-silo", "stable-vs-unstable", "silos-vs-k", "p-k-grid", "bigger-rag", "consensus-vs-separation",
+    "consensus-vs-separation-line", "consensus-vs-separation-circle", "consensus-vs-separation-simplex",
+    "moving-variance", "llm-comparison",
+}
+
+
+def test_every_experiment_is_declared():
+    assert REQUIRED <= set(experiment_names())
+
+
+def test_all_runs_group_members_once():
+    names = top_level_names()
+    assert "consensus-vs-separation" in names
+    assert "consensus-vs-separation-line" not in names
+    assert set(names) | set(load_spec("consensus-vs-separation").members) == set(experiment_names())
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_spec_reads_refer_to_variant_keys_and_known_measures(name):
+    spec = load_spec(name)
+    keys = set(spec.variant_keys())
+    for read in spec.reads:
+        assert set(read.where) <= keys, f"{name}: read {read.where} uses a key that does not vary"
+        stat, _, target = read.measure.partition(":")
+        assert stat in STATISTICS or (stat == "share" and target in PATTERN_NAMES)
+        matching = [v for v in spec.variant_overrides() if all(abs(v[k] - x) < 1e-9 if isinstance(x, float) else v[k] == x
+                                                             for k, x in read.where.items())]
+        assert read.where == {} or matching, f"{name}: no variant matches read {read.where}"
+
+
+def test_linspace_grid_expands_to_the_papers_values():
+    line = load_spec("consensus-vs-separation-line").variant_overrides()
+    deltas = [v["delta"] for v in line]
+    assert len(deltas) == 23 and deltas[0] == 0.5 and deltas[-1] == 6.0 and 0.75 in deltas and 2.75 in deltas
+    assert len(load_spec("p-k-grid").variant_overrides()) == 12
+
+
+def test_quick_version_is_smaller():
+    spec = load_spec("silos-vs-k")
+    quick = spec.resolved(quick=True)
+    assert quick.replicates < spec.replicates
+    assert len(quick.variant_overrides()) < len(spec.variant_overrides())
+    assert quick.base["T"] < spec.base["T"]
+
+
+def test_unknown_name_lists_the_valid_ones():
+    with pytest.raises(UnknownExperiment, match="valid names are: .*silos-vs-k.*all"):
+        load_spec("silos-vs-j")
+    result = CliRunner().invoke(app, ["reproduce", "silos-vs-j"])
+    assert result.exit_code == 2
+    assert "silos-vs-k" in result.output and "unstable-silo" in result.output
+
+
+def test_cli_list_names_every_experiment():
+    result = CliRunner().invoke(app, ["reproduce", "--list"])
+    assert result.exit_code == 0
+    for name in REQUIRED:
+        assert name in result.output

@@ -7,6 +7,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from igmm.dynamics import fast
 from igmm.dynamics.partners import nearest_neighbours, weight_distances
 from igmm.dynamics.state import N_NORMALS, N_UNIFORMS, ModelParams, PopulationState, StepNoise
 from igmm.dynamics.step import STEP_FUNCTIONS, sample_components
@@ -114,30 +115,96 @@ def run(
     -------
     Trajectory
     """
-    step = STEP_FUNCTIONS[params.dynamics]
     if state is None:
         state = initial_state(params, rngs, one_hot=params.dynamics == "early-draft")
     n_reps, n_agents = state.n_reps, state.n_agents
     ids = np.empty((n_reps, n_steps + 1, n_agents), dtype=np.int16 if params.geometry.n_components < 2**15 else np.int32)
-    ids[:, 0] = state.ids()
     polarized = np.zeros((n_reps, n_steps + 1), dtype=bool)
-    polarized[:, 0] = polarization_flags(state, params)
-    weights = None
-    if keep_weights:
-        weights = np.empty((n_reps, n_steps + 1) + state.weights.shape[1:])
-        weights[:, 0] = state.weights
+    weights = np.empty((n_reps, n_steps + 1) + state.weights.shape[1:]) if keep_weights else None
+    stepper = _LayoutStepper(state, params) if params.dynamics == "paper" else _GenericStepper(state, params)
     noise: list[StepNoise] = []
-    for t in range(1, n_steps + 1):
-        if not noise:
-            noise = draw_noise(rngs, NOISE_CHUNK, n_agents, params.geometry.n_dims)
-        state = step(state, params, noise.pop(0))
-        ids[:, t] = state.ids()
-        polarized[:, t] = polarization_flags(state, params)
+    for t in range(n_steps + 1):
+        if t > 0:
+            if not noise:
+                noise = draw_noise(rngs, NOISE_CHUNK, n_agents, params.geometry.n_dims)
+            stepper.step(noise.pop(0))
+        ids[:, t] = stepper.ids()
+        polarized[:, t] = stepper.polarization_flags()
         if weights is not None:
-            weights[:, t] = state.weights
-        if on_step is not None:
+            weights[:, t] = stepper.batch_weights()
+        if on_step is not None and t > 0:
             on_step(t)
-    return Trajectory(ids=ids, weights=weights, polarized=polarized, final=state)
+    return Trajectory(ids=ids, weights=weights, polarized=polarized, final=stepper.final())
+
+
+class _GenericStepper:
+    """Steps any entry of STEP_FUNCTIONS on immutable PopulationStates."""
+
+    def __init__(self, state: PopulationState, params: ModelParams):
+        self.state, self.params, self.function = state, params, STEP_FUNCTIONS[params.dynamics]
+
+    def step(self, noise: StepNoise) -> None:
+        self.state = self.function(self.state, self.params, noise)
+
+    def ids(self) -> np.ndarray:
+        return self.state.ids()
+
+    def batch_weights(self) -> np.ndarray:
+        return self.state.weights
+
+    def polarization_flags(self) -> np.ndarray:
+        return polarization_flags(self.state, self.params)
+
+    def final(self) -> PopulationState:
+        return self.state
+
+
+class _LayoutStepper:
+    """Steps the paper dynamics in place in the agents-last layout (:mod:`igmm.dynamics.fast`).
+
+    The k-nearest table of the current weights is computed once per state and
+    serves both the polarization flag of step t and the partners of step t + 1.
+    """
+
+    def __init__(self, state: PopulationState, params: ModelParams):
+        self.layout, self.params = fast.to_layout(state), params
+        self._nearest: np.ndarray | None = None
+        self._ids: np.ndarray | None = None
+
+    def _needs_distances(self) -> bool:
+        return self.params.neighbours is None and self.params.k < self.layout.n_agents - 1
+
+    def nearest(self) -> np.ndarray | None:
+        if self._nearest is None and self._needs_distances():
+            self._nearest = k_nearest(self.layout.batch_weights(), self.params.k)
+        return self._nearest
+
+    def step(self, noise: StepNoise) -> None:
+        fast.paper_step_inplace(self.layout, self.params, noise, self.nearest())
+        self._nearest, self._ids = None, None
+
+    def ids(self) -> np.ndarray:
+        if self._ids is None:
+            self._ids = self.layout.ids()
+        return self._ids
+
+    def batch_weights(self) -> np.ndarray:
+        return self.layout.batch_weights()
+
+    def polarization_flags(self) -> np.ndarray:
+        if self.params.neighbours is not None:
+            return is_polarized(self.ids(), self.params.neighbours)
+        if not self._needs_distances():
+            return np.zeros(self.layout.n_reps, dtype=bool)
+        return is_polarized(self.ids(), self.nearest())
+
+    def final(self) -> PopulationState:
+        return fast.from_layout(self.layout)
+
+
+def k_nearest(weights: np.ndarray, k: int) -> np.ndarray:
+    """The k agents nearest in weight space, shape (n_reps, n_agents, k) (ties: lowest index)."""
+    return nearest_neighbours(weight_distances(weights), k)
 
 
 def polarization_flags(state: PopulationState, params: ModelParams) -> np.ndarray:
@@ -147,4 +214,4 @@ def polarization_flags(state: PopulationState, params: ModelParams) -> np.ndarra
     if params.k >= state.n_agents - 1:
         # Every agent hears every other: a closed multi-silo state cannot exist.
         return np.zeros(state.n_reps, dtype=bool)
-    return is_polarized(state.ids(), nearest_neighbours(weight_distances(state.weights), params.k))
+    return is_polarized(state.ids(), k_nearest(state.weights, params.k))

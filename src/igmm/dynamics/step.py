@@ -24,7 +24,7 @@ from igmm.dynamics.state import (
     StepNoise,
 )
 from igmm.model.em import em_step, scaled_densities
-from igmm.model.rag import RAG_POLICIES, insert_point
+from igmm.model.rag import RAG_POLICIES, write_point
 
 
 def sample_components(weights: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
@@ -46,16 +46,29 @@ def sample_components(weights: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
 
 
 def _gather_agents(array: np.ndarray, partners: np.ndarray) -> np.ndarray:
-    """``array[r, partners[r, i]]`` for every replicate r and agent i."""
-    index = partners.reshape(partners.shape + (1,) * (array.ndim - 2))
-    return np.take_along_axis(array, index, axis=1)
+    """``array[r, partners[r, i]]`` for every replicate r and agent i, as a fresh array.
+
+    One flat ``take`` over (replicate, agent) rows: several times faster than
+    ``take_along_axis``, which builds broadcast index grids.
+    """
+    n_reps, n_agents = partners.shape
+    rows = (partners + n_agents * np.arange(n_reps)[:, None]).reshape(-1)
+    flat = array.reshape((n_reps * n_agents,) + array.shape[2:])
+    return np.take(flat, rows, axis=0).reshape(array.shape)
+
+
+def _absorb_inplace(rag, dens, ages, point, uniforms, params: ModelParams, time: int) -> None:
+    """Insert ``point`` with the database policy into arrays the caller owns."""
+    point_dens = scaled_densities(params.geometry.log_density(point))
+    slot = RAG_POLICIES[params.rag_policy](rag, ages, point, uniforms)
+    write_point(rag, dens, ages, slot, point, point_dens, time)
 
 
 def _absorb(rag, dens, ages, point, uniforms, params: ModelParams, time: int):
-    """Insert ``point`` with the database policy; return the new database arrays."""
-    point_dens = scaled_densities(params.geometry.log_density(point))
-    slot = RAG_POLICIES[params.rag_policy](rag, ages, point, uniforms)
-    return insert_point(rag, dens, ages, slot, point, point_dens, time)
+    """Insert ``point`` with the database policy; return new database arrays (inputs untouched)."""
+    rag, dens, ages = rag.copy(), dens.copy(), ages.copy()
+    _absorb_inplace(rag, dens, ages, point, uniforms, params, time)
+    return rag, dens, ages
 
 
 def exchange(
@@ -78,16 +91,12 @@ def exchange(
     geometry, uniforms, time = params.geometry, noise.uniforms, state.time + 1
     # 3. Query x_i ~ f_i.
     query = geometry.sample(sample_components(query_weights, uniforms[..., U_QUERY]), noise.normals[..., 0, :])
-    # 4. Partner j answers from a temporary copy of its database holding the query.
-    partner_rag, partner_dens, _ = _absorb(
-        _gather_agents(state.rag, partners),
-        _gather_agents(state.rag_dens, partners),
-        _gather_agents(state.rag_ages, partners),
-        query,
-        uniforms[..., U_SLOT_PARTNER],
-        params,
-        time,
-    )
+    # 4. Partner j answers from a temporary copy of its database holding the query:
+    # the gathers are fresh arrays, so the query is written into them in place.
+    partner_rag = _gather_agents(state.rag, partners)
+    partner_dens = _gather_agents(state.rag_dens, partners)
+    partner_ages = _gather_agents(state.rag_ages, partners)
+    _absorb_inplace(partner_rag, partner_dens, partner_ages, query, uniforms[..., U_SLOT_PARTNER], params, time)
     answer_weights = em_step(
         _gather_agents(state.weights, partners), partner_dens, params.eps, params.em_iterations
     )

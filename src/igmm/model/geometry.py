@@ -8,6 +8,7 @@ entries) or as full matrices through their Cholesky factors.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -38,6 +39,11 @@ class Geometry:
         if (self.variances is None) == (self.cholesky is None):
             raise ValueError("give exactly one of variances (diagonal) or cholesky (full)")
 
+    @cached_property
+    def _log_det(self) -> np.ndarray:
+        """log det Sigma_k of diagonal covariances, shape (n_components,), computed once."""
+        return np.sum(np.log(self.variances), axis=-1)
+
     @property
     def n_components(self) -> int:
         return self.means.shape[0]
@@ -59,8 +65,11 @@ class Geometry:
         """
         diff = points[..., None, :] - self.means  # (..., n_components, n_dims)
         if self.variances is not None:
-            mahalanobis = np.sum(diff * diff / self.variances, axis=-1)
-            log_det = np.sum(np.log(self.variances), axis=-1)
+            squared = diff * diff
+            squared /= self.variances
+            # One dimension: the sum over a length-1 axis is the value itself (same bits, no reduction).
+            mahalanobis = squared[..., 0] if self.n_dims == 1 else np.sum(squared, axis=-1)
+            log_det = self._log_det
         else:
             # Solve L y = diff for every component: y = L^{-1} diff.
             inverse = np.linalg.inv(self.cholesky)

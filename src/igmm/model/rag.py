@@ -79,11 +79,28 @@ def insert_point(
     -------
     (rag, dens, ages) : new arrays; the inputs are not modified.
     """
-    index = slot[..., None, None]
-    rag = rag.copy()
-    dens = dens.copy()
-    ages = ages.copy()
-    np.put_along_axis(rag, index, point[..., None, :], axis=-2)
-    np.put_along_axis(dens, index, point_dens[..., None, :], axis=-2)
-    np.put_along_axis(ages, slot[..., None], np.asarray(time, dtype=ages.dtype), axis=-1)
+    rag, dens, ages = rag.copy(), dens.copy(), ages.copy()
+    write_point(rag, dens, ages, slot, point, point_dens, time)
     return rag, dens, ages
+
+
+def write_point(
+    rag: np.ndarray,
+    dens: np.ndarray,
+    ages: np.ndarray,
+    slot: np.ndarray,
+    point: np.ndarray,
+    point_dens: np.ndarray,
+    time: int,
+) -> None:
+    """In-place :func:`insert_point` for arrays the caller owns (fresh copies).
+
+    Flat fancy indexing over the batch axes (one (batch, slot) pair per
+    database) instead of ``put_along_axis``, which builds broadcast index grids.
+    Shapes as in :func:`insert_point`; all batch axes must be C-contiguous.
+    """
+    rag_size = rag.shape[-2]
+    rows = np.arange(slot.size) * rag_size + slot.reshape(-1)  # flat (database, slot) row
+    rag.reshape(-1, rag.shape[-1])[rows] = point.reshape(-1, rag.shape[-1])
+    dens.reshape(-1, dens.shape[-1])[rows] = point_dens.reshape(-1, dens.shape[-1])
+    ages.reshape(-1)[rows] = time

@@ -176,3 +176,18 @@ def test_same_spec_rerun_skips_everything(tmp_path):
     outcome = run_sweep(tiny_spec(), tmp_path, executor=SerialExecutor())
     assert (outcome.n_skipped, outcome.n_done, outcome.resumed) == (TINY_TASKS, 0, True)
     assert stamps == {path: path.stat().st_mtime_ns for path in (tmp_path / "runs").rglob("*.parquet")}
+
+
+def test_missing_dask_names_the_extra_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed now raises ImportError
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(TINY, sort_keys=False))
+    result = cli.invoke(app, ["sweep", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "out"), "--dask-local", "2"])
+    assert result.exit_code == 2
+    assert "pip install 'interacting-gmm[dask]'" in result.output
+
+
+def test_two_executors_at_once_are_refused(tmp_path):
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(TINY, sort_keys=False))
+    result = cli.invoke(app, ["sweep", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "out"),
+                              "--dask-local", "2", "--serial"])
+    assert result.exit_code == 2 and "choose one executor" in result.output

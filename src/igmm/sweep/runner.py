@@ -13,7 +13,7 @@ from typing import Callable, TextIO
 
 from igmm.storage import write_yaml
 from igmm.sweep import store
-from igmm.sweep.executors import Executor, ProcessPoolExecutor, timed
+from igmm.sweep.executors import Executor, ProcessPoolExecutor, TimedOutput, timed
 from igmm.sweep.spec import SweepSpec
 from igmm.sweep.tasks import SweepTask, TaskOutput, plan_tasks, run_task
 
@@ -142,8 +142,20 @@ def run_sweep(
     return outcome
 
 
-def _execute(todo, executor, job, out_dir, log, bar, outcome, tag) -> None:
-    """Keep ``executor.slots`` tasks in flight; write each result; retry a failure once."""
+def _execute(
+    todo: list[SweepTask],
+    executor: Executor,
+    job: Callable[[SweepTask], TimedOutput],
+    out_dir: Path,
+    log: SweepLog,
+    bar,
+    outcome: SweepOutcome,
+    tag: str,
+) -> None:
+    """Keep ``executor.slots`` tasks in flight; write each result as it comes; retry a failure once.
+
+    ``tag`` (a prefix of the spec hash) makes Dask keys unique across sweeps.
+    """
     pending = deque(todo)
     attempts: Counter[str] = Counter()
     in_flight: dict = {}

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from igmm.config import make_config
+from igmm.metrics.patterns import classify_patterns
 from igmm.simulate import replicate_seeds, simulate_seeds
 from igmm.sweep import store
 
@@ -133,13 +134,11 @@ def run_task(task: SweepTask) -> TaskOutput:
     TaskOutput
         Rows carry ``point``, the swept values, replicate, seed and spawn key.
     """
-    from igmm.metrics.patterns import classify_patterns
-
     config = make_config(task.config)
     seeds = replicate_seeds(task.seed, task.n_reps, start=task.start, prefix=(task.point,))
     keys = {"point": task.point, **task.keys}
     result = simulate_seeds(config, seeds, keys=keys)
-    steps = result.metrics.astype({**STEP_DTYPES})
+    steps = result.metrics.astype(STEP_DTYPES)
     n_times = config.n_steps + 1
     silos = steps["n_silos"].to_numpy().reshape(task.n_reps, n_times)
     polarized = steps["polarized"].to_numpy().reshape(task.n_reps, n_times)

@@ -109,3 +109,19 @@ def test_moving_variance_sigmas_grow_then_respect_the_floor(quick_results):
     assert np.allclose(traces["max_sigma"][:, 0], 0.2)
     assert (result.runs["sigma_peak"] > 1.0).all(), "some component spreads far beyond the initial 0.2"
     assert (traces["max_id_sigma"] <= traces["max_sigma"] + 1e-12).all()
+
+
+def test_perspective_figure_and_coordinates(quick_results):
+    from igmm.plots.perspective import perspective_coordinates
+    from igmm.simulate import simulate
+
+    assert (quick_results["unstable-silo"].out_dir / "perspective.png").stat().st_size > 0
+    result = simulate({"T": 30, "p": 0.2, "k": 3}, replicates=1, seed=SEED, keep_weights=True)
+    coords = perspective_coordinates(result.weights[0], [0, 15, 30])
+    assert coords.shape == (3, 30, 2)
+    # Agents sharing an ID and a weight vector sit at one point; different IDs far apart.
+    final_ids = result.ids[0, 30]
+    same = final_ids[:, None] == final_ids[None, :]
+    gaps = np.linalg.norm(coords[-1][:, None] - coords[-1][None], axis=-1)
+    if (~same).any():
+        assert np.median(gaps[same]) < np.median(gaps[~same])

@@ -140,6 +140,19 @@ def _keyed(frame: pd.DataFrame, keys: dict[str, Any]) -> pd.DataFrame:
     return frame
 
 
+def _perspective(spec: ExperimentSpec, overrides: dict[str, Any], seed: int, out_dir: Path) -> list[Path]:
+    """Perspective space of variant 0, replicate 0: re-run that replicate alone keeping its weights (same seed, same run)."""
+    from igmm.plots.perspective import plot_perspective
+    from igmm.plots.trajectories import save_figure
+
+    config = make_config(spec.base | overrides)
+    result = simulate_seeds(config, replicate_seeds(seed, 1, prefix=(0,)), keep_weights=True)
+    steps = [t for t in spec.perspective_steps if t <= config.n_steps]
+    title = "perspective space (CMDS of weight distances), " + ", ".join(f"{k} = {v}" for k, v in overrides.items())
+    fig = plot_perspective(result.weights[0], result.ids[0], steps, title=title)
+    return save_figure(fig, out_dir / "perspective", ("png", "pdf"))
+
+
 def _write_tables(variants: list[VariantResult], out_dir: Path) -> list[Path]:
     metrics = pd.concat([v.metrics for v in variants], ignore_index=True)
     runs = pd.concat([v.runs for v in variants], ignore_index=True)
@@ -163,6 +176,8 @@ def _run_gmm(spec: ExperimentSpec, out_dir: Path, quick: bool, seed: int) -> Exp
     files = _write_tables(variants, out_dir)
     files.append(write_parquet(reads, out_dir / "reads.parquet"))
     files += FIGURES[spec.plot](spec, variants, out_dir)
+    if spec.perspective_steps:
+        files += _perspective(spec, spec.variant_overrides()[0], seed, out_dir)
     seconds = time.perf_counter() - start
     files.append(write_text(summary_markdown(spec, runs, reads, quick, seed, seconds), out_dir / "summary.md"))
     return ExperimentResult(spec, out_dir, variants, reads, files, seconds)

@@ -65,6 +65,7 @@ class ExperimentSpec(BaseModel):
     xlabel: str | None = None
     ylabel: str | None = None
     members: list[str] = Field(default_factory=list)
+    perspective_steps: list[int] = Field(default_factory=list, description="steps of the perspective-space figure")
     reads: list[Read] = Field(default_factory=list)
     quick: QuickSettings = Field(default_factory=QuickSettings)
 

@@ -67,3 +67,11 @@ def test_cli_list_names_every_experiment():
     assert result.exit_code == 0
     for name in REQUIRED:
         assert name in result.output
+
+
+def test_cli_runs_a_quick_experiment(tmp_path):
+    result = CliRunner().invoke(app, ["reproduce", "moving-variance", "--quick", "--out", str(tmp_path / "mv"), "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "moving-variance:" in result.output
+    assert (tmp_path / "mv" / "figure.pdf").exists() and (tmp_path / "mv" / "summary.md").exists()
+    assert "root seed 3" in (tmp_path / "mv" / "summary.md").read_text()

@@ -5,7 +5,8 @@ import pytest
 
 from igmm.config import make_config
 from igmm.dynamics import fast, run
-from igmm.dynamics.run import draw_noise, initial_state, k_nearest
+from igmm.dynamics.partners import k_nearest
+from igmm.dynamics.run import draw_noise, initial_state
 from igmm.dynamics.step import paper_step
 from igmm.simulate import replicate_seeds
 

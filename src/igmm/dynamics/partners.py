@@ -99,3 +99,113 @@ def _draw_from_lists(neighbours: np.ndarray, uniforms: np.ndarray, agents: np.nd
     chosen = neighbours[agents, pick]
     # An isolated agent (degree 0) can only talk to itself.
     return np.where(degree > 0, chosen, agents)
+
+
+#: Above this many agents :func:`k_nearest` switches from the dense n x n
+#: distance tensor to :func:`grouped_nearest_neighbours`.
+DENSE_MAX_AGENTS = 200
+#: Relative bound on the rounding error of the Gram-form squared distance used to prefilter candidates.
+_GRAM_MARGIN = 1e-10
+
+
+def k_nearest(weights: np.ndarray, k: int) -> np.ndarray:
+    """The k agents nearest to each agent in weight space (exact; ties: lowest index).
+
+    Dense :func:`weight_distances` + :func:`nearest_neighbours` for small
+    populations; :func:`grouped_nearest_neighbours`, replicate by replicate,
+    above :data:`DENSE_MAX_AGENTS` agents (same result, memory O(n k + u^2)).
+
+    Parameters
+    ----------
+    weights : ndarray of float64, shape (n_reps, n_agents, n_components)
+    k : int
+
+    Returns
+    -------
+    ndarray of int64, shape (n_reps, n_agents, k)
+    """
+    if weights.shape[1] <= DENSE_MAX_AGENTS:
+        return nearest_neighbours(weight_distances(weights), k)
+    return np.stack([grouped_nearest_neighbours(replicate, k) for replicate in weights])
+
+
+def grouped_nearest_neighbours(weights: np.ndarray, k: int) -> np.ndarray:
+    """Exact k nearest agents of one population, computed over its distinct weight vectors.
+
+    Agents with bitwise-equal weights (common: with well separated components
+    the responsibilities are exactly 0 or 1, so weights are multiples of 1/r)
+    share their distances, so only the u distinct vectors are compared:
+
+    1. squared distances between distinct vectors in Gram form (one BLAS
+       product, u x u), used only to prefilter candidates: for each vector the
+       k + 1 smallest values plus a margin far above their rounding error;
+    2. exact distances ``sqrt(sum_k (w_ik - w_jk)^2)`` (the formula of
+       :func:`weight_distances`) for the candidate pairs only;
+    3. each vector's candidates expanded to member agents (the k + 1
+       lowest-index members of each group are enough: members of one group tie)
+       and ordered by (distance, agent index); each agent drops itself.
+
+    Same result as ``nearest_neighbours(weight_distances(w[None]), k)[0]``.
+
+    Parameters
+    ----------
+    weights : ndarray of float64, shape (n_agents, n_components)
+    k : int
+        1 <= k <= n_agents - 1.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_agents, k)
+    """
+    n_agents = weights.shape[0]
+    distinct, group = np.unique(weights, axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    members = _lowest_members(group, len(distinct), k + 1)  # (u, k + 1), -1 pads
+    pair_g, pair_h = _candidate_pairs(distinct, k + 1)
+    diff = distinct[pair_g] - distinct[pair_h]
+    distance = np.sqrt(np.einsum("...k,...k->...", diff, diff))
+    # Expand each candidate group to its lowest-index members: (pairs, k + 1).
+    agent = members[pair_h]
+    valid = agent >= 0
+    rows = np.broadcast_to(pair_g[:, None], agent.shape)[valid]
+    dist = np.broadcast_to(distance[:, None], agent.shape)[valid]
+    agent = agent[valid]
+    order = np.lexsort((agent, dist, rows))  # by group, then distance, then index
+    rows, agent = rows[order], agent[order]
+    starts = np.searchsorted(rows, np.arange(len(distinct)))
+    # Each group's k + 1 best agents (it has at least k + 1 candidates, itself included).
+    best = agent[starts[:, None] + np.arange(k + 1)]  # (u, k + 1)
+    mine = best[group]  # (n_agents, k + 1)
+    keep = mine != np.arange(n_agents)[:, None]
+    keep[:, -1] &= ~keep.all(axis=1)  # agent not among them: drop the (k + 1)-th instead
+    return mine[keep].reshape(n_agents, k)
+
+
+def _lowest_members(group: np.ndarray, n_groups: int, size: int) -> np.ndarray:
+    """The ``size`` lowest agent indices of every group, shape (n_groups, size), -1 padded."""
+    order = np.argsort(group, kind="stable")  # agents by group, ascending index within
+    counts = np.bincount(group, minlength=n_groups)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    offset = np.arange(size)
+    index = starts[:, None] + offset
+    valid = offset < counts[:, None]
+    return np.where(valid, order[np.minimum(index, len(order) - 1)], -1)
+
+
+def _candidate_pairs(distinct: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (g, h) of distinct vectors such that h may be among the ``size`` nearest groups of g.
+
+    Prefilters with squared distances in Gram form, |a|^2 + |b|^2 - 2 a.b, whose
+    rounding error is below ``_GRAM_MARGIN * (|a|^2 + |b|^2)``: every group whose
+    exact distance ranks within the ``size`` nearest is kept.
+    """
+    n_groups = len(distinct)
+    squared_norm = np.einsum("gk,gk->g", distinct, distinct)
+    gram = distinct @ distinct.T
+    approx = squared_norm[:, None] + squared_norm[None, :] - 2.0 * gram
+    if n_groups <= size:
+        threshold = np.full(n_groups, np.inf)
+    else:
+        threshold = np.partition(approx, size - 1, axis=1)[:, size - 1]
+    margin = _GRAM_MARGIN * (squared_norm[:, None] + squared_norm.max())
+    return np.nonzero(approx <= threshold[:, None] + 2.0 * margin)

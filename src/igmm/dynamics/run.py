@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from igmm.dynamics import fast
-from igmm.dynamics.partners import nearest_neighbours, weight_distances
+from igmm.dynamics.partners import k_nearest
 from igmm.dynamics.state import N_NORMALS, N_UNIFORMS, ModelParams, PopulationState, StepNoise
 from igmm.dynamics.step import STEP_FUNCTIONS, sample_components
 from igmm.metrics.polarization import is_polarized
@@ -200,11 +200,6 @@ class _LayoutStepper:
 
     def final(self) -> PopulationState:
         return fast.from_layout(self.layout)
-
-
-def k_nearest(weights: np.ndarray, k: int) -> np.ndarray:
-    """The k agents nearest in weight space, shape (n_reps, n_agents, k) (ties: lowest index)."""
-    return nearest_neighbours(weight_distances(weights), k)
 
 
 def polarization_flags(state: PopulationState, params: ModelParams) -> np.ndarray:

@@ -1,0 +1,50 @@
+"""The grouped (distinct-vector) k-nearest search equals the dense one, ties included."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from igmm.config import make_config
+from igmm.dynamics import partners, run
+from igmm.dynamics.partners import grouped_nearest_neighbours, nearest_neighbours, weight_distances
+from igmm.simulate import replicate_seeds
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_agents=st.integers(2, 40), n_components=st.integers(1, 8),
+       quantised=st.booleans(), data=st.data())
+def test_grouped_equals_dense_with_duplicates_and_ties(seed, n_agents, n_components, quantised, data):
+    rng = np.random.default_rng(seed)
+    k = data.draw(st.integers(1, n_agents - 1))
+    distinct = rng.dirichlet(np.ones(n_components), rng.integers(1, n_agents + 1))
+    if quantised:  # multiples of 1/5: many exact ties between distinct vectors too
+        distinct = np.round(distinct * 5) / 5 + 1e-12
+    weights = distinct[rng.integers(0, len(distinct), n_agents)]
+    expected = nearest_neighbours(weight_distances(weights[None]), k)[0]
+    np.testing.assert_array_equal(grouped_nearest_neighbours(weights, k), expected)
+
+
+def test_grouped_handles_nearly_equal_vectors():
+    # Distinct vectors 1e-10 apart: far below the Gram form's rounding, resolved exactly.
+    base = np.array([0.6, 0.4 - 1e-12, 1e-12])
+    weights = np.stack([base + np.array([i * 1e-10, -i * 1e-10, 0.0]) for i in (3, 0, 2, 1, 0, 4)])
+    expected = nearest_neighbours(weight_distances(weights[None]), 2)[0]
+    np.testing.assert_array_equal(grouped_nearest_neighbours(weights, 2), expected)
+
+
+@pytest.mark.parametrize("values", [{"n_agents": 60, "n_components": 10, "k": 4, "p": 0.1, "T": 25},
+                                    {"n_agents": 40, "k": 3, "p": 0.0, "T": 25}])
+def test_run_with_grouped_search_equals_dense(values, monkeypatch):
+    params = make_config(values).to_params()
+
+    def ids(threshold):
+        monkeypatch.setattr(partners, "DENSE_MAX_AGENTS", threshold)
+        rngs = [np.random.default_rng(s) for s in replicate_seeds(3, 2)]
+        trajectory = run(params, rngs, values["T"])
+        return trajectory.ids, trajectory.polarized
+
+    dense_ids, dense_polarized = ids(10**9)
+    grouped_ids, grouped_polarized = ids(0)
+    np.testing.assert_array_equal(grouped_ids, dense_ids)
+    np.testing.assert_array_equal(grouped_polarized, dense_polarized)

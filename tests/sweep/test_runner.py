@@ -98,12 +98,13 @@ def test_worker_dying_mid_task_is_retried_and_the_sweep_completes(tmp_path, seri
     assert_same_tables(tmp_path / "out", serial_reference)
 
 
-def test_resume_after_sigkill_of_the_sweep_process(tmp_path, serial_reference):
+@pytest.mark.parametrize("executor_flag", ["--serial", pytest.param("--workers=2", marks=pytest.mark.slow)])
+def test_resume_after_sigkill_of_the_sweep_process(tmp_path, serial_reference, executor_flag):
     """Kill `igmm sweep` while it writes, then re-run: every task's rows exactly once."""
     spec_path, out = tmp_path / "spec.yaml", tmp_path / "out"
     slow = {**TINY, "base": {"n_agents": 8, "T": 15}, "chunk_size": 1}  # 20 tasks, one replicate each
     spec_path.write_text(yaml.safe_dump(slow, sort_keys=False))
-    command = [sys.executable, "-m", "igmm.cli", "sweep", str(spec_path), "--out", str(out), "--serial"]
+    command = [sys.executable, "-m", "igmm.cli", "sweep", str(spec_path), "--out", str(out), executor_flag]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while len(store.finished_tasks(out)) < 3 and time.monotonic() < deadline and process.poll() is None:

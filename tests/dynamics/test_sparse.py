@@ -48,3 +48,35 @@ def test_run_with_grouped_search_equals_dense(values, monkeypatch):
     grouped_ids, grouped_polarized = ids(0)
     np.testing.assert_array_equal(grouped_ids, dense_ids)
     np.testing.assert_array_equal(grouped_polarized, dense_polarized)
+
+
+def test_support_form_distances_equal_dense_ones():
+    from igmm.dynamics.partners import _support_distances
+    from igmm.model.em import clip_renormalise
+
+    rng = np.random.default_rng(4)
+    weights = np.zeros((30, 90))
+    for row in weights:
+        support = rng.choice(90, rng.integers(1, 6), replace=False)
+        row[support] = rng.dirichlet(np.ones(len(support)))
+    weights = clip_renormalise(weights, 1e-12)
+    first, second = np.triu_indices(30, 1)
+    dense = weight_distances(weights[None])[0][first, second]
+    np.testing.assert_allclose(_support_distances(weights, first, second), dense, rtol=1e-13, atol=1e-15)
+
+
+def test_support_form_keeps_exact_ties_between_one_hot_agents():
+    from igmm.dynamics.partners import _support_distances
+    from igmm.model.em import clip_renormalise
+
+    weights = clip_renormalise(np.eye(100)[:40], 1e-12)  # every pair equally far apart
+    first, second = np.triu_indices(40, 1)
+    assert len(np.unique(_support_distances(weights, first, second))) == 1
+    monkey = np.arange(1, 4)
+    partners.SUPPORT_MIN_COMPONENTS, old = 0, partners.SUPPORT_MIN_COMPONENTS
+    try:
+        nearest = grouped_nearest_neighbours(weights, 3)
+    finally:
+        partners.SUPPORT_MIN_COMPONENTS = old
+    np.testing.assert_array_equal(nearest[0], monkey)  # ties: lowest indices
+    np.testing.assert_array_equal(nearest[5], [0, 1, 2])

@@ -162,8 +162,7 @@ def grouped_nearest_neighbours(weights: np.ndarray, k: int) -> np.ndarray:
     group = group.reshape(-1)
     members = _lowest_members(group, len(distinct), k + 1)  # (u, k + 1), -1 pads
     pair_g, pair_h = _candidate_pairs(distinct, k + 1)
-    diff = distinct[pair_g] - distinct[pair_h]
-    distance = np.sqrt(np.einsum("...k,...k->...", diff, diff))
+    distance = _pair_distances(distinct, pair_g, pair_h)
     # Expand each candidate group to its lowest-index members: (pairs, k + 1).
     agent = members[pair_h]
     valid = agent >= 0
@@ -179,6 +178,79 @@ def grouped_nearest_neighbours(weights: np.ndarray, k: int) -> np.ndarray:
     keep = mine != np.arange(n_agents)[:, None]
     keep[:, -1] &= ~keep.all(axis=1)  # agent not among them: drop the (k + 1)-th instead
     return mine[keep].reshape(n_agents, k)
+
+
+#: Above this many components, candidate distances use the support form (:func:`_support_distances`).
+SUPPORT_MIN_COMPONENTS = 64
+#: Elements per temporary when distances of many pairs are computed in chunks.
+_CHUNK_ELEMENTS = 2**22
+
+
+def _pair_distances(distinct: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Exact distances between rows ``first`` and ``second`` of ``distinct``, in chunks of pairs.
+
+    Few components: the formula of :func:`weight_distances` (same bits).
+    Many: the support form, which touches only the entries above each vector's floor.
+    """
+    n_components = distinct.shape[1]
+    if n_components > SUPPORT_MIN_COMPONENTS:
+        return _support_distances(distinct, first, second)
+    out = np.empty(len(first))
+    step = max(1, _CHUNK_ELEMENTS // n_components)
+    for start in range(0, len(first), step):
+        diff = distinct[first[start:start + step]] - distinct[second[start:start + step]]
+        out[start:start + step] = np.sqrt(np.einsum("...k,...k->...", diff, diff))
+    return out
+
+
+def _support_distances(distinct: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """||a - b|| from each vector's floor value and the few entries above it (exact, not truncated).
+
+    Every entry of a weight vector that is not above its smallest value equals
+    that value bitwise (clipped entries renormalise identically), so with
+    floors f_a, f_b and supports S_a, S_b (entries above the floor)
+
+        ||a - b||^2 = sum_{k in S_a u S_b} (a_k - b_k)^2 + (K - |S_a u S_b|) (f_a - f_b)^2,
+
+    costing O(m^2) per pair for supports of at most m entries instead of O(K).
+    """
+    n_components = distinct.shape[1]
+    floor = distinct.min(axis=1)
+    above = distinct > floor[:, None]
+    width = max(int(above.sum(axis=1).max()), 1)
+    # Padded supports: column index (n_components = none) and value (the floor where none).
+    order = np.argsort(~above, axis=1, kind="stable")[:, :width]
+    valid = np.take_along_axis(above, order, axis=1)
+    index = np.where(valid, order, n_components)
+    value = np.where(valid, np.take_along_axis(distinct, order, axis=1), floor[:, None])
+    out = np.empty(len(first))
+    step = max(1, _CHUNK_ELEMENTS // (width * width))
+    for start in range(0, len(first), step):
+        a, b = first[start:start + step], second[start:start + step]
+        out[start:start + step] = _support_chunk(index[a], value[a], floor[a], index[b], value[b], floor[b],
+                                                 n_components)
+    return out
+
+
+def _support_chunk(index_a, value_a, floor_a, index_b, value_b, floor_b, n_components: int) -> np.ndarray:
+    """Support-form distances of a chunk of pairs (see :func:`_support_distances`)."""
+    match = (index_a[:, :, None] == index_b[:, None, :]) & (index_a[:, :, None] < n_components)
+    in_b = match.any(axis=2)  # entry of a's support also in b's
+    # b's value at each of a's support entries: its own entry if shared, else its floor.
+    b_at_a = np.where(in_b, np.einsum("pij,pj->pi", match, value_b), floor_b[:, None])
+    real_a = index_a < n_components
+    only_b = (index_b < n_components) & ~match.any(axis=1)
+    union = real_a.sum(axis=1) + only_b.sum(axis=1)
+    terms = np.concatenate([
+        np.where(real_a, (value_a - b_at_a) ** 2, 0.0),
+        np.where(only_b, (floor_a[:, None] - value_b) ** 2, 0.0),
+        ((n_components - union) * (floor_a - floor_b) ** 2)[:, None],
+    ], axis=1)
+    # Summed in sorted order: the sum does not depend on where the supports sit,
+    # so pairs that are permutations of each other tie exactly, as they do in exact arithmetic.
+    terms.sort(axis=1)
+    squared = np.add.reduce(terms, axis=1)
+    return np.sqrt(squared)
 
 
 def _lowest_members(group: np.ndarray, n_groups: int, size: int) -> np.ndarray:

@@ -63,6 +63,13 @@ class Geometry:
         -------
         ndarray of float64, shape (..., n_components)
         """
+        if self.variances is not None and self.n_dims == 1:
+            # One dimension: the same elementwise arithmetic without a trailing length-1
+            # axis, on which every numpy operation would run an inner loop of one element.
+            diff = points[..., :1] - self.means[:, 0]  # (..., n_components)
+            mahalanobis = diff * diff
+            mahalanobis /= self.variances[:, 0]
+            return -0.5 * (mahalanobis + self._log_det + self.n_dims * _LOG_2PI)
         diff = points[..., None, :] - self.means  # (..., n_components, n_dims)
         if self.variances is not None:
             squared = diff * diff

@@ -1,0 +1,203 @@
+"""`make bench`: engine speed against the plain per-agent loop, and the scale targets of issue 6.
+
+Every case runs in its own subprocess (so its peak memory is its own) and
+reports wall-clock and CPU seconds. Ratios are taken between measurements of
+the same run, engine and plain loop interleaved, so a loaded machine slows
+both. Writes ``benchmarks/results.json``, prints a table and draws
+``docs/figures/scaling.png`` (time per step against n, log-log).
+
+Usage: ``python benchmarks/run.py [--quick] [--full] [--case NAME]``.
+``--quick`` shortens the large runs (T = 10, extrapolated to T = 100 and
+marked so); ``--full`` runs target 3 (n = K = 3000) for all T = 100 steps
+instead of extrapolating from 5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).with_name("results.json")
+FIGURE = ROOT / "docs" / "figures" / "scaling.png"
+sys.path.insert(0, str(ROOT / "tests"))  # the plain loop lives with the tests (executable spec)
+
+PAPER = {"n_agents": 30, "rag_size": 5, "p": 0.4}
+PAPER_REPS, PAPER_STEPS = 50, 100
+SCALING_N = [30, 100, 300, 1000, 3000, 10000]
+
+
+def _engine(values: dict, n_reps: int, n_steps: int, seed: int = 1) -> dict:
+    """Wall and CPU seconds of one engine run (initial state included)."""
+    from igmm.config import make_config
+    from igmm.dynamics import run
+    from igmm.simulate import replicate_seeds
+
+    params = make_config(values).to_params()
+    rngs = [np.random.default_rng(s) for s in replicate_seeds(seed, n_reps)]
+    wall, cpu = time.perf_counter(), time.process_time()
+    trajectory = run(params, rngs, n_steps)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {"wall_s": wall, "cpu_s": cpu, "agent_steps": n_reps * n_steps * params.n_agents,
+            "final_silos": float(np.mean([len(np.unique(row)) for row in trajectory.ids[:, -1]]))}
+
+
+def _plain_loop(k: int, n_steps: int, seed: int = 1) -> dict:
+    """Wall and CPU seconds of the plain per-agent loop (tests/reference_model.py), one replicate."""
+    import reference_model
+
+    rng = np.random.default_rng(seed)
+    wall, cpu = time.perf_counter(), time.process_time()
+    reference_model.simulate_reference(30, 30, PAPER["p"], k, 5, n_steps, 0.2, 1.0, 1e-12, rng)
+    return {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, "agent_steps": 30 * n_steps}
+
+
+def case_paper(k: int) -> dict:
+    """Agent-steps per second, engine (batch of 50) vs plain loop, interleaved three times."""
+    values = PAPER | {"k": k, "T": PAPER_STEPS}
+    _engine(values, 4, 5)  # warm-up: imports, caches
+    engine, plain = [], []
+    for repeat in range(3):
+        engine.append(_engine(values, PAPER_REPS, PAPER_STEPS, seed=repeat + 1))
+        plain.append(_plain_loop(k, 10, seed=repeat + 1))
+    best = {}
+    for clock in ("wall_s", "cpu_s"):
+        e = max(r["agent_steps"] / r[clock] for r in engine)
+        p = max(r["agent_steps"] / r[clock] for r in plain)
+        best[clock] = {"engine_agent_steps_per_s": e, "plain_agent_steps_per_s": p, "ratio": e / p}
+    return {"k": k, "n_reps": PAPER_REPS, "n_steps": PAPER_STEPS, **best}
+
+
+def case_scaling(n_agents: int, n_steps: int) -> dict:
+    """One replicate, K = 30, k = 10, line geometry: seconds per step."""
+    result = _engine({"n_agents": n_agents, "n_components": 30, "k": 10, "p": 0.0}, 1, n_steps)
+    return result | {"n_agents": n_agents, "n_steps": n_steps, "wall_s_per_step": result["wall_s"] / n_steps}
+
+
+def case_target(values: dict, n_reps: int, n_steps: int, run_steps: int) -> dict:
+    """A scale target: run ``run_steps`` of ``n_steps`` and extrapolate linearly when fewer."""
+    result = _engine(values, n_reps, run_steps)
+    scale = n_steps / run_steps
+    return result | {
+        "values": values, "n_reps": n_reps, "n_steps": n_steps, "steps_run": run_steps,
+        "extrapolated": run_steps < n_steps,
+        "wall_s_for_all_steps": result["wall_s"] * scale, "cpu_s_for_all_steps": result["cpu_s"] * scale,
+    }
+
+
+def cases(quick: bool, full: bool) -> dict[str, tuple]:
+    big_steps = 10 if quick else 100
+    return {
+        "paper_complete": (case_paper, 29),
+        "paper_k10": (case_paper, 10),
+        **{f"scaling_n{n}": (case_scaling, n, 5 if n >= 3000 else 20) for n in SCALING_N},
+        "target2_n10000_K30": (case_target, {"n_agents": 10000, "n_components": 30, "k": 10, "p": 0.0}, 1, 100,
+                               big_steps),
+        "target3_n3000_K3000": (case_target, {"n_agents": 3000, "k": 10, "p": 0.0}, 1, 100, 100 if full else 5),
+        "target4_simplex": (case_target, {"geometry": "simplex", "n_agents": 30, "sigma": 1.0, "delta": 4.0,
+                                          "p": 0.0, "k": 29}, 50, 400, 400),
+    }
+
+
+def run_case(name: str, quick: bool, full: bool) -> dict:
+    function, *args = cases(quick, full)[name]
+    result = function(*args)
+    result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    return result
+
+
+def machine() -> dict:
+    return {"platform": platform.platform(), "python": platform.python_version(), "numpy": np.__version__,
+            "cpu_count": os.cpu_count(), "load_average_at_start": os.getloadavg(),
+            "processor": platform.processor() or platform.machine()}
+
+
+TARGETS = {  # name -> (what, limit)
+    "target2_n10000_K30": ("wall_s_for_all_steps", 120.0),
+    "target3_n3000_K3000": ("wall_s_for_all_steps", 300.0),
+    "target4_simplex": ("wall_s_for_all_steps", 60.0),
+}
+
+
+def print_table(results: dict) -> None:
+    print(f"\nmachine: {results['machine']['platform']}, {results['machine']['cpu_count']} cores, "
+          f"load {results['machine']['load_average_at_start'][0]:.1f} at start")
+    print(f"{'case':28s} {'engine a-s/s':>14s} {'plain a-s/s':>12s} {'ratio':>7s} (wall; cpu ratio)")
+    for name in ("paper_complete", "paper_k10"):
+        r = results["cases"].get(name)
+        if r:
+            w = r["wall_s"]
+            print(f"{name:28s} {w['engine_agent_steps_per_s']:14,.0f} {w['plain_agent_steps_per_s']:12,.0f} "
+                  f"{w['ratio']:7.0f} ({r['cpu_s']['ratio']:.0f})")
+    print(f"\n{'case':28s} {'seconds':>9s} {'limit':>7s} {'peak GB':>8s}  note")
+    for name, r in results["cases"].items():
+        if name.startswith("scaling_"):
+            print(f"{name:28s} {r['wall_s_per_step']:9.3f} {'':>7s} {r['peak_rss_gb']:8.2f}  s/step, one replicate")
+        elif name in TARGETS:
+            key, limit = TARGETS[name]
+            note = f"extrapolated from {r['steps_run']} steps" if r["extrapolated"] else "full run"
+            verdict = "ok" if r[key] <= limit else "OVER"
+            print(f"{name:28s} {r[key]:9.1f} {limit:7.0f} {r['peak_rss_gb']:8.2f}  {verdict}, {note}")
+
+
+def plot(results: dict) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    rows = sorted((r["n_agents"], r["wall_s_per_step"]) for n, r in results["cases"].items() if n.startswith("scaling_"))
+    if not rows:
+        return
+    n, seconds = np.array(rows).T
+    fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=110)
+    ax.loglog(n, seconds, "o-", label="engine, K = 30, k = 10")
+    ax.loglog(n, seconds[0] * n / n[0], ":", color="grey", label="slope 1 (linear in n)")
+    ax.set_xlabel("agents n")
+    ax.set_ylabel("seconds per step (one replicate)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    FIGURE.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(FIGURE)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="large runs for 10 steps, extrapolated")
+    parser.add_argument("--full", action="store_true", help="run target 3 for all 100 steps")
+    parser.add_argument("--case", help="run one case in this process and print its JSON")
+    parser.add_argument("--only", nargs="*", help="run only these cases")
+    args = parser.parse_args()
+    if args.case:
+        print(json.dumps(run_case(args.case, args.quick, args.full)))
+        return 0
+    results = {"machine": machine(), "cases": {}}
+    for name in args.only or cases(args.quick, args.full):
+        command = [sys.executable, __file__, "--case", name] + ["--quick"] * args.quick + ["--full"] * args.full
+        print(f"running {name} ...", flush=True)
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+        if done.returncode != 0:
+            print(done.stderr[-2000:])
+            results["cases"][name] = {"error": done.stderr[-500:]}
+            continue
+        results["cases"][name] = json.loads(done.stdout.strip().splitlines()[-1])
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    print_table({**results, "cases": {k: v for k, v in results["cases"].items() if "error" not in v}})
+    plot(results)
+    print(f"\nwrote {RESULTS.relative_to(ROOT)} and {FIGURE.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -157,12 +157,23 @@ def grouped_nearest_neighbours(weights: np.ndarray, k: int) -> np.ndarray:
     -------
     ndarray of int64, shape (n_agents, k)
     """
-    n_agents = weights.shape[0]
-    distinct, group = np.unique(weights, axis=0, return_inverse=True)
+    n_agents, n_components = weights.shape
+    if n_components > SUPPORT_MIN_COMPONENTS:
+        # Many components: work on the supports (entries above each agent's floor) only.
+        floor, index, value = sparse_rows(weights)
+        keys = np.concatenate([floor[:, None], index.astype(np.float64), value], axis=1)
+        _, first, group = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        floor, index, value = floor[first], index[first], value[first]
+        pair_g, pair_h = _candidate_pairs_sparse(floor, index, value, n_components, k + 1)
+        distance = _support_distances_from(floor, index, value, pair_g, pair_h, n_components)
+        n_groups = len(first)
+    else:
+        distinct, group = np.unique(weights, axis=0, return_inverse=True)
+        pair_g, pair_h = _candidate_pairs(distinct, k + 1)
+        distance = _pair_distances(distinct, pair_g, pair_h)
+        n_groups = len(distinct)
     group = group.reshape(-1)
-    members = _lowest_members(group, len(distinct), k + 1)  # (u, k + 1), -1 pads
-    pair_g, pair_h = _candidate_pairs(distinct, k + 1)
-    distance = _pair_distances(distinct, pair_g, pair_h)
+    members = _lowest_members(group, n_groups, k + 1)  # (u, k + 1), -1 pads
     # Expand each candidate group to its lowest-index members: (pairs, k + 1).
     agent = members[pair_h]
     valid = agent >= 0
@@ -171,7 +182,7 @@ def grouped_nearest_neighbours(weights: np.ndarray, k: int) -> np.ndarray:
     agent = agent[valid]
     order = np.lexsort((agent, dist, rows))  # by group, then distance, then index
     rows, agent = rows[order], agent[order]
-    starts = np.searchsorted(rows, np.arange(len(distinct)))
+    starts = np.searchsorted(rows, np.arange(n_groups))
     # Each group's k + 1 best agents (it has at least k + 1 candidates, itself included).
     best = agent[starts[:, None] + np.arange(k + 1)]  # (u, k + 1)
     mine = best[group]  # (n_agents, k + 1)
@@ -214,15 +225,41 @@ def _support_distances(distinct: np.ndarray, first: np.ndarray, second: np.ndarr
 
     costing O(m^2) per pair for supports of at most m entries instead of O(K).
     """
-    n_components = distinct.shape[1]
-    floor = distinct.min(axis=1)
-    above = distinct > floor[:, None]
-    width = max(int(above.sum(axis=1).max()), 1)
-    # Padded supports: column index (n_components = none) and value (the floor where none).
-    order = np.argsort(~above, axis=1, kind="stable")[:, :width]
-    valid = np.take_along_axis(above, order, axis=1)
-    index = np.where(valid, order, n_components)
-    value = np.where(valid, np.take_along_axis(distinct, order, axis=1), floor[:, None])
+    return _support_distances_from(*sparse_rows(distinct), first, second, distinct.shape[1])
+
+
+def sparse_rows(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact sparse form of weight vectors: floor value plus the entries above it.
+
+    Parameters
+    ----------
+    weights : ndarray of float64, shape (n_rows, n_components)
+
+    Returns
+    -------
+    floor : ndarray of float64, shape (n_rows,)
+        Smallest entry of each row (every entry not above it equals it bitwise).
+    index : ndarray of int64, shape (n_rows, width)
+        Components above the floor, ascending; ``n_components`` pads.
+    value : ndarray of float64, shape (n_rows, width)
+        Their weights; the floor where padded.
+    """
+    n_rows, n_components = weights.shape
+    floor = weights.min(axis=1)
+    rows, cols = np.nonzero(weights > floor[:, None])
+    counts = np.bincount(rows, minlength=n_rows)
+    width = max(int(counts.max(initial=0)), 1)
+    position = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    index = np.full((n_rows, width), n_components, dtype=np.int64)
+    value = np.repeat(floor[:, None], width, axis=1)
+    index[rows, position] = cols
+    value[rows, position] = weights[rows, cols]
+    return floor, index, value
+
+
+def _support_distances_from(floor, index, value, first, second, n_components: int) -> np.ndarray:
+    """Support-form distances between rows ``first`` and ``second`` of a sparse form, in chunks."""
+    width = index.shape[1]
     out = np.empty(len(first))
     step = max(1, _CHUNK_ELEMENTS // (width * width))
     for start in range(0, len(first), step):
@@ -230,6 +267,28 @@ def _support_distances(distinct: np.ndarray, first: np.ndarray, second: np.ndarr
         out[start:start + step] = _support_chunk(index[a], value[a], floor[a], index[b], value[b], floor[b],
                                                  n_components)
     return out
+
+
+def _candidate_pairs_sparse(floor, index, value, n_components: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_candidate_pairs` from the sparse form: the Gram product over supports only.
+
+    With s = w - floor on the support, ||a - b||^2 = K (f_a - f_b)^2
+    + 2 (f_a - f_b) (sum s_a - sum s_b) + |s_a|^2 + |s_b|^2 - 2 s_a.s_b.
+    """
+    from scipy import sparse
+
+    n_groups = len(floor)
+    valid = index < n_components
+    excess = np.where(valid, value - floor[:, None], 0.0)
+    matrix = sparse.csr_matrix((excess[valid], index[valid], np.concatenate(([0], np.cumsum(valid.sum(1))))),
+                               shape=(n_groups, n_components))
+    gram = (matrix @ matrix.T).toarray()
+    total, squared = excess.sum(axis=1), np.einsum("gw,gw->g", excess, excess)
+    delta = floor[:, None] - floor[None, :]
+    approx = (n_components * delta + 2.0 * (total[:, None] - total[None, :])) * delta
+    approx += squared[:, None] + squared[None, :] - 2.0 * gram
+    squared_norm = n_components * floor**2 + 2.0 * floor * total + squared
+    return _within_threshold(approx, squared_norm, size)
 
 
 def _support_chunk(index_a, value_a, floor_a, index_b, value_b, floor_b, n_components: int) -> np.ndarray:
@@ -271,10 +330,15 @@ def _candidate_pairs(distinct: np.ndarray, size: int) -> tuple[np.ndarray, np.nd
     rounding error is below ``_GRAM_MARGIN * (|a|^2 + |b|^2)``: every group whose
     exact distance ranks within the ``size`` nearest is kept.
     """
-    n_groups = len(distinct)
     squared_norm = np.einsum("gk,gk->g", distinct, distinct)
     gram = distinct @ distinct.T
     approx = squared_norm[:, None] + squared_norm[None, :] - 2.0 * gram
+    return _within_threshold(approx, squared_norm, size)
+
+
+def _within_threshold(approx: np.ndarray, squared_norm: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs whose approximate squared distance is within the ``size``-th smallest of the row plus a margin."""
+    n_groups = len(approx)
     if n_groups <= size:
         threshold = np.full(n_groups, np.inf)
     else:

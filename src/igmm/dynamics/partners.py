@@ -174,7 +174,8 @@ def grouped_nearest_neighbours(weights: np.ndarray, k: int) -> np.ndarray:
         n_groups = len(distinct)
     group = group.reshape(-1)
     members = _lowest_members(group, n_groups, k + 1)  # (u, k + 1), -1 pads
-    # Expand each candidate group to its lowest-index members: (pairs, k + 1).
+    pair_g, pair_h, distance = _first_groups(pair_g, pair_h, distance, members[:, 0], k + 1)
+    # Expand each kept candidate group to its lowest-index members: (pairs, k + 1).
     agent = members[pair_h]
     valid = agent >= 0
     rows = np.broadcast_to(pair_g[:, None], agent.shape)[valid]
@@ -310,6 +311,22 @@ def _support_chunk(index_a, value_a, floor_a, index_b, value_b, floor_b, n_compo
     terms.sort(axis=1)
     squared = np.add.reduce(terms, axis=1)
     return np.sqrt(squared)
+
+
+def _first_groups(pair_g, pair_h, distance, lowest, size: int):
+    """Keep, for every group g, its ``size`` first candidate groups in (distance, lowest member) order.
+
+    Enough: if an agent x of group h is among g's ``size`` nearest agents in
+    (distance, index) order, fewer than ``size`` groups precede h in
+    (distance, lowest member) order, since each such group's lowest member
+    would precede x. This bounds the expansion to members when many groups tie
+    (e.g. one-hot agents, all sqrt(2) apart).
+    """
+    order = np.lexsort((lowest[pair_h], distance, pair_g))
+    pair_g, pair_h, distance = pair_g[order], pair_h[order], distance[order]
+    rank = np.arange(len(pair_g)) - np.searchsorted(pair_g, pair_g)  # position within its group's list
+    keep = rank < size
+    return pair_g[keep], pair_h[keep], distance[keep]
 
 
 def _lowest_members(group: np.ndarray, n_groups: int, size: int) -> np.ndarray:

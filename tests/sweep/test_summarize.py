@@ -21,6 +21,7 @@ def test_wilson_interval_matches_hand_computed_values():
     # 3/10: centre (0.3 + 1.96^2/20) / (1 + 1.96^2/10) = 0.35550, half-width 0.24772.
     np.testing.assert_allclose(lower[:3], [0.10779, 0.0, 0.72246], atol=1e-5)
     np.testing.assert_allclose(upper[:3], [0.60322, 0.27754, 1.0], atol=1e-5)
+    assert lower[1] == 0.0 and upper[2] == 1.0  # exact at the edges, no rounding residue
     assert math.isnan(lower[3]) and math.isnan(upper[3])
 
 
@@ -50,7 +51,8 @@ def test_summary_of_a_hand_made_table():
     assert first["n_runs"] == 4 and first["silos_final_mean"] == 3.0
     assert first["silos_final_se"] == pytest.approx(math.sqrt(8 / 3) / 2)  # sd of (1, 3, 5, 3) = sqrt(8/3)
     assert first["p_one_silo"] == 0.25 and first["p_polarized"] == 0.5 and first["p_polarized_final"] == 0.5
-    assert (first["p_polarized_lo"], first["p_polarized_hi"]) == pytest.approx(wilson_interval(2, 4))
+    expected_lo, expected_hi = wilson_interval(np.array([2]), np.array([4]))
+    assert (first["p_polarized_lo"], first["p_polarized_hi"]) == pytest.approx((expected_lo[0], expected_hi[0]))
     assert math.isnan(first["t_star_median"])
     assert (first["pattern_stable"], first["pattern_decaying"], first["pattern_unstable"]) == (0.5, 0.25, 0.0)
     assert first["polarization_bound"] == 5 and first["polarized_max_silos"] == 5 and first["bound_holds"]

@@ -57,7 +57,10 @@ def wilson_interval(successes: np.ndarray, n_trials: np.ndarray, z: float = Z_95
         denominator = 1.0 + z**2 / n_trials
         centre = (share + z**2 / (2 * n_trials)) / denominator
         half_width = z * np.sqrt(share * (1 - share) / n_trials + z**2 / (4 * n_trials**2)) / denominator
-    return np.clip(centre - half_width, 0.0, 1.0), np.clip(centre + half_width, 0.0, 1.0)
+    # At 0 or n successes the bound is exactly 0 or 1; the formula leaves a rounding error there.
+    lower = np.where((successes == 0) & (n_trials > 0), 0.0, np.clip(centre - half_width, 0.0, 1.0))
+    upper = np.where((successes == n_trials) & (n_trials > 0), 1.0, np.clip(centre + half_width, 0.0, 1.0))
+    return lower, upper
 
 
 def kaplan_meier_median(times: np.ndarray, observed: np.ndarray) -> float:

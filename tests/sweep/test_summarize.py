@@ -94,3 +94,11 @@ def test_summarize_rejects_unknown_axes_and_non_sweep_folders(tmp_path):
     run_sweep(tiny_spec(), tmp_path, executor=SerialExecutor())
     wrong_axis = CliRunner().invoke(app, ["summarize", str(tmp_path), "--x", "sigma"])
     assert wrong_axis.exit_code == 2 and "'sigma' is not a swept axis" in wrong_axis.output
+
+
+def test_summarize_warns_when_the_sweep_is_incomplete(tmp_path):
+    run_sweep(tiny_spec(), tmp_path, executor=SerialExecutor())
+    (tmp_path / "runs" / "point=00000" / "reps-00000-00001.parquet").unlink()
+    result = CliRunner().invoke(app, ["summarize", str(tmp_path)])
+    assert result.exit_code == 0
+    assert f"{TINY_RUNS - 2} of {TINY_RUNS} runs finished" in result.output

@@ -22,11 +22,11 @@ def sweep(
     spec: Path = typer.Argument(..., help="SPEC.yaml: base configuration, grid, zip, replicates, seed, chunk_size."),
     out: Path = typer.Option(..., "--out", help="sweep directory; re-running on it resumes"),
     force: bool = typer.Option(False, "--force", help="DIR holds another spec's sweep: delete it and start again"),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="local process-pool size [all cores]"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="local process-pool size (default: all cores)"),
     dask_scheduler: Optional[str] = typer.Option(None, "--dask-scheduler", help="address of a running Dask scheduler"),
     dask_local: Optional[int] = typer.Option(None, "--dask-local", min=1, help="start a local Dask cluster of N workers"),
     serial: bool = typer.Option(False, "--serial", help="run every task in this process (debugging)"),
-    chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1, help="replicates per task [spec's, 25]"),
+    chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1, help="replicates per task (default: the spec's, else 25)"),
 ) -> None:
     """Run a parameter sweep: every grid point x replicates, resumable, on all cores or a Dask cluster."""
     from igmm.config import ConfigError
@@ -66,10 +66,10 @@ def sweep(
 
 def summarize(
     directory: Path = typer.Argument(..., help="a sweep directory written by `igmm sweep`"),
-    x: Optional[str] = typer.Option(None, "--x", help="horizontal heatmap axis [first swept axis]"),
-    y: Optional[str] = typer.Option(None, "--y", help="vertical heatmap axis [second swept axis]"),
+    x: Optional[str] = typer.Option(None, "--x", help="horizontal heatmap axis (default: first swept axis)"),
+    y: Optional[str] = typer.Option(None, "--y", help="vertical heatmap axis (default: second swept axis)"),
     value: Optional[List[str]] = typer.Option(None, "--value", help="summary column to draw (repeatable)"),
-    fmt: Optional[List[str]] = typer.Option(None, "--format", help="figure format: png, pdf, svg (repeatable) [png]"),
+    fmt: Optional[List[str]] = typer.Option(None, "--format", help="figure format: png, pdf, svg (repeatable; default: png)"),
 ) -> None:
     """Per-grid-point statistics (Parquet and CSV) and phase-diagram heatmaps, in DIR/summary/."""
     from igmm.sweep.store import MANIFEST
@@ -84,9 +84,23 @@ def summarize(
         summary, written = write_summary(directory, x=x, y=y, values=value or None, formats=tuple(fmt or ("png",)))
     except ValueError as err:
         _fail(str(err))
+    planned = _planned_runs(directory)
+    finished = int(summary["n_runs"].sum())
+    if finished < planned:
+        typer.echo(f"warning: the sweep is incomplete: {finished} of {planned} runs finished; "
+                   "re-run `igmm sweep` on this directory to finish it", err=True)
     polarized = summary[summary["n_polarized"] > 0]
     typer.echo(
         f"{len(summary)} grid points, {int(summary['n_runs'].sum())} runs. Polarization bound "
         f"floor(n/(k+1)) {'holds' if polarized['bound_holds'].all() else 'is VIOLATED'} at all "
         f"{len(polarized)} points with polarized runs. Wrote {len(written)} files to {directory / 'summary'}/"
     )
+
+
+def _planned_runs(directory: Path) -> int:
+    """Runs the sweep in ``directory`` was asked for: replicates x grid points."""
+    from igmm.sweep.spec import SweepSpec
+    from igmm.sweep.store import read_manifest
+
+    spec = SweepSpec.model_validate(read_manifest(directory)["spec"])
+    return spec.replicates * len(spec.points())

@@ -102,3 +102,22 @@ def test_summarize_warns_when_the_sweep_is_incomplete(tmp_path):
     result = CliRunner().invoke(app, ["summarize", str(tmp_path)])
     assert result.exit_code == 0
     assert f"{TINY_RUNS - 2} of {TINY_RUNS} runs finished" in result.output
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=30))
+def test_kaplan_meier_median_without_censoring_is_the_lower_median(times):
+    expected = np.sort(times)[math.ceil(len(times) / 2) - 1]
+    assert kaplan_meier_median(times, [True] * len(times)) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 500).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_wilson_interval_holds_the_estimate_inside_zero_one(counts):
+    successes, n_trials = counts
+    lower, upper = wilson_interval(np.array([successes]), np.array([n_trials]))
+    assert 0.0 <= lower[0] <= successes / n_trials <= upper[0] <= 1.0

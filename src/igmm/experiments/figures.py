@@ -22,9 +22,17 @@ def _label(keys: dict) -> str:
     return ", ".join(f"{k} = {v}" for k, v in keys.items())
 
 
+def _suptitle(fig, spec) -> None:
+    """The experiment's title and base parameters, wrapped to the figure's width."""
+    import textwrap
+
+    width = max(40, int(fig.get_figwidth() * 14))
+    fig.suptitle(textwrap.fill(f"{spec.title} ({_label(spec.base)})", width), fontsize=10)
+
+
 def _panels(spec, variants, out_dir: Path) -> list[Path]:
     fig = plot_trajectory_panels([v.ids[0] for v in variants], [_label(v.keys) for v in variants])
-    fig.suptitle(f"{spec.title} ({_label(spec.base)})", fontsize=10)
+    _suptitle(fig, spec)
     return save_figure(fig, out_dir / "figure", FORMATS)
 
 
@@ -35,7 +43,7 @@ def _grid(spec, variants, out_dir: Path) -> list[Path]:
     by_key = {(v.keys[row_key], v.keys[col_key]): v.ids[0] for v in variants}
     fig = plot_trajectory_grid([[by_key[(r, c)] for c in cols] for r in rows],
                                [f"{row_key} = {r}" for r in rows], [f"{col_key} = {c}" for c in cols])
-    fig.suptitle(f"{spec.title} ({_label(spec.base)})", fontsize=10)
+    _suptitle(fig, spec)
     return save_figure(fig, out_dir / "figure", FORMATS)
 
 
@@ -63,7 +71,7 @@ def _sigma(spec, variants, out_dir: Path) -> list[Path]:
     traces = {"largest sigma (all components)": variant.traces["max_sigma"][0],
               "largest sigma of an agent's ID component": variant.traces["max_id_sigma"][0]}
     fig = plot_sigma_trace(variant.ids[0], traces, SIGMA_FLOOR)
-    fig.suptitle(f"{spec.title} ({_label(spec.base)})", fontsize=10)
+    _suptitle(fig, spec)
     return save_figure(fig, out_dir / "figure", FORMATS)
 
 

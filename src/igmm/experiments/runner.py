@@ -202,6 +202,9 @@ def _run_llm_comparison(spec: ExperimentSpec, out_dir: Path, quick: bool, seed: 
 
     start = time.perf_counter()
     run_comparison(None, out_dir, quick=quick, seed=seed, formats=("png", "pdf"))
+    comparison = out_dir / "comparison.md"
+    header = f"# {spec.name}: {spec.title}\n\n{spec.description.strip()}\n\n"
+    write_text(header + (comparison.read_text() if comparison.exists() else ""), out_dir / "summary.md")
     files = sorted(p for p in out_dir.rglob("*") if p.is_file())
     return ExperimentResult(spec, out_dir, [], pd.DataFrame(), files, time.perf_counter() - start)
 

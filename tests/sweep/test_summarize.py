@@ -78,7 +78,7 @@ def test_summarize_command_writes_tables_and_heatmaps(tmp_path):
     assert "bound floor(n/(k+1)) holds" in result.output
     folder = tmp_path / "summary"
     assert {path.name for path in folder.iterdir()} == {
-        "summary.parquet", "summary.csv", "phase-p_polarized.png", "phase-p_polarized.pdf"}
+        "summary.parquet", "summary.csv", "curves.parquet", "phase-p_polarized.png", "phase-p_polarized.pdf"}
     summary = pd.read_parquet(folder / "summary.parquet")
     assert len(summary) == 4 and summary["n_runs"].sum() == TINY_RUNS
     pd.testing.assert_frame_equal(pd.read_csv(folder / "summary.csv")[["point", "n_runs"]], summary[["point", "n_runs"]])
@@ -86,6 +86,12 @@ def test_summarize_command_writes_tables_and_heatmaps(tmp_path):
     runs = store.read_runs(tmp_path)
     np.testing.assert_allclose(summary["p_one_silo"], runs.groupby("point")["converged"].mean().to_numpy())
     assert summary["bound_holds"].all()
+    curves = pd.read_parquet(folder / "curves.parquet")
+    assert len(curves) == 4 * 16 and (curves["n_runs"] == 5).all()
+    assert (curves[curves["t"] == 0]["silos_mean"] == 8).all()  # every agent starts on its own component
+    at_T = curves[curves["t"] == 15].set_index("point")
+    np.testing.assert_allclose(at_T["p_polarized"], summary.set_index("point")["p_polarized_final"])
+    np.testing.assert_allclose(at_T["p_one_silo"], summary.set_index("point")["p_one_silo"])
 
 
 def test_summarize_rejects_unknown_axes_and_non_sweep_folders(tmp_path):

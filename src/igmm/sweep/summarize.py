@@ -161,6 +161,32 @@ def summarize_runs(runs: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
     return summary.astype({column: "int64" for column in counts})
 
 
+def step_curves(steps: pd.DataFrame) -> pd.DataFrame:
+    """Per grid point and step, averages over the point's runs.
+
+    Parameters
+    ----------
+    steps : DataFrame
+        Step rows of a sweep (:func:`igmm.sweep.store.read_steps`).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``point, t, n_runs, silos_mean, stability_mean, p_one_silo,
+        p_polarized``: mean S(t), mean Stab(t) (NaN at t = 0), and the shares
+        of runs with one silo and polarized at t; sorted by (point, t).
+    """
+    with_flags = steps.assign(one_silo=steps["n_silos"] == 1)
+    curves = with_flags.groupby(["point", "t"], sort=True).agg(
+        n_runs=("replicate", "size"),
+        silos_mean=("n_silos", "mean"),
+        stability_mean=("stability", "mean"),
+        p_one_silo=("one_silo", "mean"),
+        p_polarized=("polarized", "mean"),
+    )
+    return curves.reset_index()
+
+
 def swept_axes(points: pd.DataFrame) -> list[str]:
     """Names of the swept parameters (points-table columns that are neither ``point`` nor ``cfg_*``)."""
     return [column for column in points.columns if column != "point" and not column.startswith("cfg_")]
@@ -178,6 +204,9 @@ def write_summary(
     formats: tuple[str, ...] = ("png",),
 ) -> tuple[pd.DataFrame, list[Path]]:
     """Summarise the sweep in ``out_dir``: tables and phase-diagram heatmaps under ``out_dir/summary``.
+
+    Files: ``summary.parquet`` and ``summary.csv`` (:func:`summarize_runs`),
+    ``curves.parquet`` (:func:`step_curves`), ``phase-<value>.<format>``.
 
     Parameters
     ----------
@@ -209,7 +238,11 @@ def write_summary(
     points = store.read_points(out_dir)
     summary = summarize_runs(runs, points)
     folder = out_dir / "summary"
-    written = [write_parquet(summary, folder / "summary.parquet"), write_text(summary.to_csv(index=False), folder / "summary.csv")]
+    written = [
+        write_parquet(summary, folder / "summary.parquet"),
+        write_text(summary.to_csv(index=False), folder / "summary.csv"),
+        write_parquet(step_curves(store.read_steps(out_dir)), folder / "curves.parquet"),
+    ]
     axes = swept_axes(points)
     x, y = _heatmap_axes(axes, x, y)
     if x is None:

@@ -65,3 +65,23 @@ def test_batch_equals_single_runs_bit_for_bit(values):
         single = run(params, [np.random.default_rng(seed)], 40)
         np.testing.assert_array_equal(single.ids[0], batch.ids[i])
         np.testing.assert_array_equal(single.final.weights[0], batch.final.weights[i])
+
+
+@pytest.mark.parametrize("values", [
+    {"n_agents": 120, "k": 5, "p": 0.1, "T": 30},
+    {"n_agents": 90, "n_components": 100, "k": 89, "p": 0.3, "T": 30, "sigma": 0.3},
+    {"n_agents": 100, "k": 4, "p": 0.0, "T": 20, "rag_policy": "oldest", "em_iterations": 2},
+])
+def test_banded_densities_give_the_same_bits_as_dense(values, monkeypatch):
+    params = make_config(values).to_params()
+    monkeypatch.setattr(fast, "_BAND_MIN_RATIO", 1)
+    assert fast.window_width(params.geometry) is not None
+
+    def trajectory(min_ratio):
+        monkeypatch.setattr(fast, "_BAND_MIN_RATIO", min_ratio)
+        return run(params, _rngs(2, seed=13), values["T"])
+
+    banded, dense = trajectory(1), trajectory(10**9)
+    np.testing.assert_array_equal(banded.ids, dense.ids)
+    np.testing.assert_array_equal(banded.final.weights, dense.final.weights)
+    np.testing.assert_array_equal(banded.final.rag_dens, dense.final.rag_dens)

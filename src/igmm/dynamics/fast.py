@@ -60,6 +60,10 @@ class LayoutState:
     ages: np.ndarray
     n_reps: int
     time: int
+    #: Banded storage (line geometry, many components): ``dens`` holds only a window of
+    #: ``window_width(geometry)`` components per stored point, starting at these
+    #: components, shape (rag_size, n_batch); every density outside is exactly 0.
+    offsets: np.ndarray | None = None
 
     @property
     def n_agents(self) -> int:
@@ -74,8 +78,8 @@ class LayoutState:
         return np.argmax(self.weights, axis=0).reshape(self.n_reps, self.n_agents)
 
 
-def to_layout(state: PopulationState) -> LayoutState:
-    """Copy a :class:`PopulationState` into the agents-last layout."""
+def to_layout(state: PopulationState, geometry: Geometry | None = None) -> LayoutState:
+    """Copy a :class:`PopulationState` into the agents-last layout (banded when ``geometry`` allows)."""
     n_reps, n_agents = state.weights.shape[:2]
     n_batch = n_reps * n_agents
 
@@ -83,10 +87,16 @@ def to_layout(state: PopulationState) -> LayoutState:
         flat = array.reshape((n_batch,) + array.shape[2:])
         return np.ascontiguousarray(np.moveaxis(flat, 0, -1))
 
-    return LayoutState(
+    layout = LayoutState(
         weights=last(state.weights), rag=last(state.rag), dens=last(state.rag_dens),
         ages=last(state.rag_ages), n_reps=n_reps, time=state.time,
     )
+    width = window_width(geometry) if geometry is not None else None
+    if width is not None:
+        offsets = window_offsets(geometry, layout.rag[:, 0, :], width)  # (rag_size, n_batch)
+        layout.dens = np.take_along_axis(layout.dens, window_components(offsets, width), axis=1)
+        layout.offsets = offsets
+    return layout
 
 
 def from_layout(layout: LayoutState) -> PopulationState:
@@ -97,8 +107,12 @@ def from_layout(layout: LayoutState) -> PopulationState:
         moved = np.moveaxis(array, -1, 0)
         return np.ascontiguousarray(moved).reshape((n_reps, n_agents) + moved.shape[1:])
 
+    dens = layout.dens
+    if layout.offsets is not None:  # back to dense: zeros outside the windows
+        dens = np.zeros((dens.shape[0], layout.weights.shape[0], dens.shape[2]))
+        np.put_along_axis(dens, window_components(layout.offsets, layout.dens.shape[1]), layout.dens, axis=1)
     return PopulationState(
-        weights=first(layout.weights), rag=first(layout.rag), rag_dens=first(layout.dens),
+        weights=first(layout.weights), rag=first(layout.rag), rag_dens=first(dens),
         rag_ages=first(layout.ages), time=layout.time,
     )
 
@@ -217,6 +231,97 @@ def write_point(rag, dens, ages, slot, point, point_dens, time: int) -> None:
     ages[slot, batch] = time
 
 
+#: Banded densities are used when the components are at least this many times the window.
+_BAND_MIN_RATIO = 4
+
+
+def window_width(geometry: Geometry) -> int | None:
+    """Components around a point's nearest one outside which its scaled density is exactly 0.
+
+    Line geometry (means delta * k, one sigma): for a point whose nearest mean
+    is k*, the component k* + j has scaled log density at most
+    -(j^2 - |j|) (delta / sigma)^2 / 2, so beyond the first |j| = W where that
+    is below EXP_UNDERFLOW every density underflows to exactly 0. The window
+    is 2 W + 3 wide (one spare on each side absorbs rounding in locating k*).
+    None when banding does not apply or would not pay (few components).
+    """
+    if geometry.name != "line" or geometry.variances is None or geometry.n_components < 2:
+        return None
+    sigma2 = geometry.variances[0, 0]
+    delta = geometry.means[1, 0] - geometry.means[0, 0]
+    if not np.all(geometry.variances == sigma2) or delta <= 0:
+        return None
+    ratio = delta * delta / sigma2
+    half = 1
+    while (half * half - half) * ratio / 2.0 <= -EXP_UNDERFLOW:
+        half += 1
+    width = 2 * half + 3
+    return width if geometry.n_components >= _BAND_MIN_RATIO * width else None
+
+
+def window_offsets(geometry: Geometry, points: np.ndarray, width: int) -> np.ndarray:
+    """First component of each point's window (its nearest mean centred, kept inside 0 .. K - width)."""
+    origin, delta = geometry.means[0, 0], geometry.means[1, 0] - geometry.means[0, 0]
+    nearest = np.rint((points - origin) / delta)
+    start = np.clip(nearest - (width // 2), 0, geometry.n_components - width)
+    return start.astype(np.int64)
+
+
+def window_components(offsets: np.ndarray, width: int) -> np.ndarray:
+    """Component index of every window entry: offsets (..., n_batch) -> (..., width, n_batch)."""
+    return offsets[..., None, :] + np.arange(width)[:, None]
+
+
+def banded_scaled_densities(geometry: Geometry, points: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`scaled_densities` on each point's window only (the same bits there, exact zeros elsewhere).
+
+    Returns
+    -------
+    dens : ndarray of float64, shape (width, n_batch)
+    offsets : ndarray of int64, shape (n_batch,)
+    """
+    offsets = window_offsets(geometry, points[0], width)
+    components = window_components(offsets, width)
+    diff = points[0] - geometry.means[components, 0]
+    squared = diff * diff
+    squared /= geometry.variances[components, 0]
+    squared += geometry._log_det[components]
+    squared += _LOG_2PI
+    squared *= -0.5
+    squared -= np.maximum.reduce(squared, axis=0)  # the nearest mean is inside the window
+    out = np.zeros_like(squared)
+    return np.exp(squared, out=out, where=squared > EXP_UNDERFLOW), offsets
+
+
+def banded_em_step(weights: np.ndarray, dens: np.ndarray, offsets: np.ndarray, eps: float,
+                   n_iterations: int) -> np.ndarray:
+    """:func:`em_step` with banded densities: the same bits, O(r * width) per agent instead of O(r * K).
+
+    Outside a point's window its joint and responsibility are exactly 0, so
+    the sums over components and over points meet the same non-zero terms in
+    the same order as in the dense step; ``bincount`` adds the
+    responsibilities point by point (z = 0, 1, ...), like the dense reduction.
+
+    Parameters
+    ----------
+    weights : ndarray of float64, shape (n_components, n_batch)
+    dens : ndarray of float64, shape (rag_size, width, n_batch)
+    offsets : ndarray of int64, shape (rag_size, n_batch)
+    """
+    n_components, n_batch = weights.shape
+    rag_size, width, _ = dens.shape
+    flat = (window_components(offsets, width) * n_batch + np.arange(n_batch)).reshape(-1)
+    for _ in range(n_iterations):
+        start = clip_renormalise(weights, eps)
+        joint = dens * start.reshape(-1)[flat].reshape(dens.shape)
+        joint /= np.add.reduce(joint, axis=1)[:, None, :]
+        weights = np.bincount(flat, weights=joint.reshape(-1), minlength=n_components * n_batch)
+        weights = weights.reshape(n_components, n_batch)
+        weights /= rag_size
+        weights = clip_renormalise(weights, eps)
+    return weights
+
+
 def gather(array: np.ndarray, partners: np.ndarray) -> np.ndarray:
     """Partner columns ``array[..., partners]``, a fresh contiguous array."""
     return np.take(array, partners, axis=-1)
@@ -264,12 +369,25 @@ def paper_step_inplace(
     partner_dens = gather(layout.dens, partners)
     partner_ages = gather(layout.ages, partners) if params.rag_policy == "oldest" else layout.ages
     slot = choose_slot(params.rag_policy, partner_rag, partner_ages, query, uniforms[:, U_SLOT_PARTNER])
-    partner_dens[slot, :, np.arange(n_batch)] = scaled_densities(geometry, query).T
-    answer_weights = em_step(gather(layout.weights, partners), partner_dens, eps, n_em)
+    batch = np.arange(n_batch)
+    if layout.offsets is None:
+        partner_dens[slot, :, batch] = scaled_densities(geometry, query).T
+        answer_weights = em_step(gather(layout.weights, partners), partner_dens, eps, n_em)
+    else:
+        width = partner_dens.shape[1]
+        partner_offsets = gather(layout.offsets, partners)
+        query_dens, partner_offsets[slot, batch] = banded_scaled_densities(geometry, query, width)
+        partner_dens[slot, :, batch] = query_dens.T
+        answer_weights = banded_em_step(gather(layout.weights, partners), partner_dens, partner_offsets, eps, n_em)
     # 5. Answer y_i ~ pi~.
     answer = sample_points(geometry, sample_components(answer_weights, uniforms[:, U_ANSWER]), normals[:, 1])
     # 6. The agent absorbs the answer (in place: the partners' copies are already taken) and refits.
     slot = choose_slot(params.rag_policy, layout.rag, layout.ages, answer, uniforms[:, U_SLOT_OWN])
-    write_point(layout.rag, layout.dens, layout.ages, slot, answer, scaled_densities(geometry, answer), time)
-    layout.weights = em_step(layout.weights, layout.dens, eps, n_em)
+    if layout.offsets is None:
+        write_point(layout.rag, layout.dens, layout.ages, slot, answer, scaled_densities(geometry, answer), time)
+        layout.weights = em_step(layout.weights, layout.dens, eps, n_em)
+    else:
+        answer_dens, layout.offsets[slot, batch] = banded_scaled_densities(geometry, answer, layout.dens.shape[1])
+        write_point(layout.rag, layout.dens, layout.ages, slot, answer, answer_dens, time)
+        layout.weights = banded_em_step(layout.weights, layout.dens, layout.offsets, eps, n_em)
     layout.time = time

@@ -167,7 +167,7 @@ class _LayoutStepper:
     """
 
     def __init__(self, state: PopulationState, params: ModelParams):
-        self.layout, self.params = fast.to_layout(state), params
+        self.layout, self.params = fast.to_layout(state, params.geometry), params
         self._nearest: np.ndarray | None = None
         self._ids: np.ndarray | None = None
 

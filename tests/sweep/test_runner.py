@@ -192,3 +192,10 @@ def test_two_executors_at_once_are_refused(tmp_path):
     result = cli.invoke(app, ["sweep", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "out"),
                               "--dask-local", "2", "--serial"])
     assert result.exit_code == 2 and "choose one executor" in result.output
+
+
+def test_a_second_sweep_in_the_same_directory_is_refused(tmp_path):
+    with store.lock_directory(tmp_path):
+        with pytest.raises(store.DirectoryLockedError, match=f"pid {os.getpid()}"):
+            run_sweep(tiny_spec(), tmp_path, executor=SerialExecutor())
+    assert run_sweep(tiny_spec(), tmp_path, executor=SerialExecutor()).complete  # released afterwards

@@ -33,7 +33,7 @@ def sweep(
     from igmm.sweep.executors import make_executor
     from igmm.sweep.runner import run_sweep
     from igmm.sweep.spec import load_spec
-    from igmm.sweep.store import SpecMismatchError
+    from igmm.sweep.store import DirectoryLockedError, SpecMismatchError
 
     try:
         resolved = load_spec(spec, chunk_size=chunk_size)
@@ -49,6 +49,8 @@ def sweep(
         outcome = run_sweep(resolved, out, executor=executor, force=force)
     except SpecMismatchError as err:
         _fail(err.lines)
+    except DirectoryLockedError as err:
+        _fail(str(err))
     finally:
         executor.close()
     typer.echo(

@@ -115,9 +115,24 @@ def run_sweep(
     ------
     igmm.sweep.store.SpecMismatchError
         ``out_dir`` holds a sweep of another spec and ``force`` is false.
+    igmm.sweep.store.DirectoryLockedError
+        Another sweep process is working in ``out_dir``.
     """
-    began = time.perf_counter()
     out_dir = Path(out_dir)
+    with store.lock_directory(out_dir):
+        return _run_locked(spec, out_dir, executor, force, task_fn, progress)
+
+
+def _run_locked(
+    spec: SweepSpec,
+    out_dir: Path,
+    executor: Executor | None,
+    force: bool,
+    task_fn: Callable[[SweepTask], TaskOutput],
+    progress: bool | None,
+) -> SweepOutcome:
+    """:func:`run_sweep` once this process holds the directory's lock."""
+    began = time.perf_counter()
     resumed = store.prepare_directory(out_dir, spec, store.points_table(spec), force=force)
     store.remove_stray_temporaries(out_dir)
     tasks = plan_tasks(spec)

@@ -11,6 +11,7 @@
       sweep.log                      one line per task attempt: time, task, status, seconds, pid
       failures.yaml                  tasks that failed twice in the last invocation
       summary/                       written by ``igmm summarize``
+      .lock                          flock of the sweep process working in DIR
 
 A task is *finished* when its runs shard exists. Every file is written under a
 temporary name and renamed into place, and the runs shard is renamed last, so
@@ -22,9 +23,11 @@ so a task's rows can exist at most once.
 
 from __future__ import annotations
 
+import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -35,6 +38,7 @@ from igmm.storage import write_npz, write_parquet, write_yaml
 MANIFEST = "sweep.yaml"
 POINTS = "points.parquet"
 LOG = "sweep.log"
+LOCK = ".lock"
 FAILURES = "failures.yaml"
 #: Folders and files a sweep owns; ``--force`` removes exactly these.
 OWNED = ("runs", "steps", "ids", "summary", MANIFEST, POINTS, FAILURES, LOG)
@@ -49,6 +53,38 @@ class SpecMismatchError(RuntimeError):
     def __init__(self, lines: list[str]):
         self.lines = lines
         super().__init__("\n".join(lines))
+
+
+class DirectoryLockedError(RuntimeError):
+    """Another ``igmm sweep`` process is working in the same directory."""
+
+
+@contextmanager
+def lock_directory(out_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on DIR for one sweep process (POSIX ``flock``).
+
+    Two sweeps in one directory would delete each other's temporary files; the
+    kernel drops the lock when its holder dies, even by SIGKILL, so it never
+    goes stale. Where ``fcntl`` does not exist (Windows) nothing is locked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # no flock: the user keeps to one sweep per directory
+        yield
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / LOCK, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise DirectoryLockedError(f"{out_dir} is in use by another igmm sweep (pid {holder})") from None
+        handle.seek(0), handle.truncate(), handle.write(str(os.getpid())), handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def shard_name(point: int, start: int, n_reps: int) -> str:

@@ -183,20 +183,28 @@ def _execute(
         for future in executor.wait_any(list(in_flight)):
             task = in_flight.pop(future)
             result, error = executor.outcome(future)
-            attempt = attempts[task.name]
             if error is None:
-                store.write_shards(out_dir, task.name, result.output.runs, result.output.steps,
-                                   result.output.ids if task.save_ids else None)
-                log.write("done", task.name, attempt, result.seconds, result.pid,
-                          f"{len(result.output.runs)} runs, cpu {result.cpu_seconds:.3f} s")
+                _store_result(task, result, attempts[task.name], out_dir, log)
                 outcome.n_done += 1
                 bar.update(task.n_reps)
-            elif attempt < MAX_ATTEMPTS:
-                log.write("retry", task.name, attempt, detail=f"{type(error).__name__}: {error}")
-                pending.appendleft(task)
+            elif attempts[task.name] < MAX_ATTEMPTS:
+                log.write("retry", task.name, attempts[task.name], detail=_describe(error))
+                pending.appendleft(task)  # first in line again, so a retry does not wait for the whole queue
             else:
-                log.write("failed", task.name, attempt, detail=f"{type(error).__name__}: {error}")
-                outcome.failed.append({"task": task.name, "attempts": attempt, "error": f"{type(error).__name__}: {error}"})
+                log.write("failed", task.name, attempts[task.name], detail=_describe(error))
+                outcome.failed.append({"task": task.name, "attempts": attempts[task.name], "error": _describe(error)})
+
+
+def _store_result(task: SweepTask, result: TimedOutput, attempt: int, out_dir: Path, log: SweepLog) -> None:
+    """Write a finished task's shards (runs last) and log its timings."""
+    output = result.output
+    store.write_shards(out_dir, task.name, output.runs, output.steps, output.ids if task.save_ids else None)
+    log.write("done", task.name, attempt, result.seconds, result.pid,
+              f"{len(output.runs)} runs, cpu {result.cpu_seconds:.3f} s")
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 def _record_failures(out_dir: Path, failed: list[dict]) -> None:

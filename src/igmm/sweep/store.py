@@ -27,13 +27,16 @@ import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import pandas as pd
 import yaml
 
 from igmm.storage import write_npz, write_parquet, write_yaml
+
+if TYPE_CHECKING:
+    from igmm.sweep.spec import SweepSpec
 
 MANIFEST = "sweep.yaml"
 POINTS = "points.parquet"
@@ -122,7 +125,7 @@ def read_manifest(out_dir: Path) -> dict[str, Any] | None:
     return yaml.safe_load(path.read_text()) if path.is_file() else None
 
 
-def prepare_directory(out_dir: Path, spec, points: pd.DataFrame, force: bool = False) -> bool:
+def prepare_directory(out_dir: Path, spec: SweepSpec, points: pd.DataFrame, force: bool = False) -> bool:
     """Make DIR ready for ``spec``: new, resumed, or (with ``force``) wiped and restarted.
 
     Parameters
@@ -178,7 +181,7 @@ def remove_owned(out_dir: Path) -> None:
             path.unlink()
 
 
-def points_table(spec) -> pd.DataFrame:
+def points_table(spec: SweepSpec) -> pd.DataFrame:
     """One row per grid point: ``point``, the swept values, then every scalar of the resolved configuration.
 
     Resolved columns are prefixed ``cfg_`` (e.g. ``cfg_n_agents``, ``cfg_k``)

@@ -9,7 +9,7 @@ executors run. The sweep's main process writes the shards it sends back
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,9 @@ from igmm.config import make_config
 from igmm.metrics.patterns import classify_patterns
 from igmm.simulate import replicate_seeds, simulate_seeds
 from igmm.sweep import store
+
+if TYPE_CHECKING:
+    from igmm.sweep.spec import SweepSpec
 
 #: Compact dtypes of the per-step table: 14,500 runs x 201 steps stay a few MB.
 STEP_DTYPES = {
@@ -84,7 +87,7 @@ class TaskOutput:
     ids: np.ndarray
 
 
-def plan_tasks(spec, chunk_size: int | None = None) -> list[SweepTask]:
+def plan_tasks(spec: SweepSpec, chunk_size: int | None = None) -> list[SweepTask]:
     """Cut a sweep into tasks: every grid point x consecutive chunks of replicates.
 
     Parameters

@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from igmm.config import make_config
+from igmm.config import SimulationConfig, make_config
 from igmm.experiments.reads import compare_reads, summary_markdown
 from igmm.experiments.spec import ExperimentSpec, load_spec
 from igmm.metrics import classify_patterns, silo_sizes, stability
@@ -101,25 +101,32 @@ def sigma_stats(traces: dict[str, np.ndarray], floor: float) -> dict[str, np.nda
     return columns
 
 
-def _simulate_plain(config, seeds) -> tuple[np.ndarray, dict[str, np.ndarray], pd.DataFrame, pd.DataFrame]:
+#: What a simulator returns: ids, per-step traces, metrics table, runs table.
+Simulated = tuple[np.ndarray, dict[str, np.ndarray], pd.DataFrame, pd.DataFrame]
+
+
+def _simulate_plain(config: SimulationConfig, seeds: Sequence[np.random.SeedSequence]) -> Simulated:
+    """The engine's batch run (:func:`igmm.simulate.simulate_seeds`), no extra traces."""
     result = simulate_seeds(config, seeds)
     return result.ids, {}, result.metrics, result.runs
 
 
-def _simulate_tracking_sigmas(config, seeds):
+def _simulate_tracking_sigmas(config: SimulationConfig, seeds: Sequence[np.random.SeedSequence]) -> Simulated:
+    """Moving-variance runs that also record the largest sigmas (same draws as the engine's run)."""
     from igmm.dynamics.moving_variance import SIGMA_FLOOR, run_tracking_sigmas
 
     rngs = [np.random.default_rng(seq) for seq in seeds]
     ids, max_sigma, max_id_sigma = run_tracking_sigmas(config.to_params(), rngs, config.n_steps)
     traces = {"max_sigma": max_sigma, "max_id_sigma": max_id_sigma}
-    metrics = metrics_table(ids, extra=traces)
-    runs = runs_table(ids, [seq.entropy for seq in seeds], [seq.spawn_key for seq in seeds],
-                      [seq.spawn_key[-1] for seq in seeds], extra=sigma_stats(traces, SIGMA_FLOOR))
+    replicates = [seq.spawn_key[-1] for seq in seeds]
+    metrics = metrics_table(ids, replicates, extra=traces)
+    runs = runs_table(ids, [seq.entropy for seq in seeds], [seq.spawn_key for seq in seeds], replicates,
+                      extra=sigma_stats(traces, SIGMA_FLOOR))
     return ids, traces, metrics, runs
 
 
 #: Plot kind -> how a variant is simulated (the moving-variance figure needs the sigma traces).
-SIMULATORS: dict[str, Callable] = {"moving-variance": _simulate_tracking_sigmas}
+SIMULATORS: dict[str, Callable[[SimulationConfig, Sequence[np.random.SeedSequence]], Simulated]] = {"moving-variance": _simulate_tracking_sigmas}
 
 
 def run_variant(spec: ExperimentSpec, index: int, overrides: dict[str, Any], seed: int) -> VariantResult:

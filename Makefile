@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 
-.PHONY: demo test test-slow bench install install-all clean
+.PHONY: demo test test-slow bench bench-sweep install install-all clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test-slow: $(VENV)/.all
 
 bench: $(VENV)/.all
 	$(BIN)/python benchmarks/run.py
+
+# The full p x k grid of issue 4 (14,500 runs); minutes on 2 cores.
+bench-sweep: $(VENV)/.all
+	$(BIN)/python benchmarks/sweep_grid.py --workers 2
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -87,3 +87,29 @@ def test_cli_option_parser():
         "kind": "sbm", "blocks": ["15", "15"], "p_in": "0.5", "p_out": "0.02"}
     with pytest.raises(ValueError, match="key=value"):
         parse_network_option("ring:4")
+
+
+def test_igmm_run_accepts_network_and_moving_variance(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from igmm.cli import app
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", "--T", "10", "--replicates", "2", "--network", "watts-strogatz:degree=4,rewire=0.2",
+                                      "--dynamics", "moving-variance", "--out", str(out), "--seed", "4"])
+    assert result.exit_code == 0, result.output
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["network"]["kind"] == "watts-strogatz" and config["network"]["seed"] == network_seed(4)
+    assert config["dynamics"] == "moving-variance"
+    bad = CliRunner().invoke(app, ["run", "--T", "5", "--network", "ring:degree=3", "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "must be even" in bad.output
+
+
+def test_malformed_network_flag_is_a_clean_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from igmm.cli import app
+
+    result = CliRunner().invoke(app, ["run", "--T", "5", "--network", "ring:4", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "write key=value" in result.output

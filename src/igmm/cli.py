@@ -81,6 +81,8 @@ def run(
         )
     except ConfigError as err:
         fail(err.lines)
+    except ValueError as err:  # a malformed --network flag
+        fail(str(err))
     with progress_bar(resolved.n_steps, "simulating") as bar:
         result = simulate_seeds(
             resolved, replicate_seeds(seed, replicates), keep_weights=keep_weights,

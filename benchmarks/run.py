@@ -197,6 +197,8 @@ def main() -> int:
         print(json.dumps(run_case(args.case, args.quick, args.full)))
         return 0
     results = {"machine": machine(), "cases": {}}
+    if args.only and RESULTS.exists():  # update the selected cases, keep the others
+        results["cases"] = json.loads(RESULTS.read_text())["cases"]
     for name in args.only or cases(args.quick, args.full):
         command = [sys.executable, __file__, "--case", name] + ["--quick"] * args.quick + ["--full"] * args.full
         print(f"running {name} ...", flush=True)

@@ -94,6 +94,7 @@ def run(
     keep_weights: bool = False,
     on_step: Callable[[int], None] | None = None,
     state: PopulationState | None = None,
+    backend: str = "numpy",
 ) -> Trajectory:
     """Run ``n_steps`` steps of a batch of replicates.
 
@@ -110,6 +111,10 @@ def run(
         Called with the number of steps done after every step (progress bars).
     state : PopulationState, optional
         Start here instead of the initial state drawn from ``rngs``.
+    backend : {"numpy", "torch"}
+        "torch" steps the paper dynamics on PyTorch tensors (CUDA when
+        available, else CPU; :mod:`igmm.backends.torch_backend`), with the same
+        random draws; numpy (default) needs nothing extra.
 
     Returns
     -------
@@ -121,7 +126,7 @@ def run(
     ids = np.empty((n_reps, n_steps + 1, n_agents), dtype=np.int16 if params.geometry.n_components < 2**15 else np.int32)
     polarized = np.zeros((n_reps, n_steps + 1), dtype=bool)
     weights = np.empty((n_reps, n_steps + 1) + state.weights.shape[1:]) if keep_weights else None
-    stepper = _LayoutStepper(state, params) if params.dynamics == "paper" else _GenericStepper(state, params)
+    stepper = _make_stepper(state, params, backend)
     noise: list[StepNoise] = []
     for t in range(n_steps + 1):
         if t > 0:
@@ -135,6 +140,18 @@ def run(
         if on_step is not None and t > 0:
             on_step(t)
     return Trajectory(ids=ids, weights=weights, polarized=polarized, final=stepper.final())
+
+
+def _make_stepper(state: PopulationState, params: ModelParams, backend: str):
+    if backend == "torch":
+        if params.dynamics != "paper":
+            raise ValueError(f"backend: 'torch' is only available for dynamics 'paper' (got {params.dynamics!r})")
+        from igmm.backends.torch_backend import TorchStepper
+
+        return TorchStepper(state, params)
+    if backend != "numpy":
+        raise ValueError(f"backend: {backend!r} is not allowed: choose 'numpy' or 'torch'")
+    return _LayoutStepper(state, params) if params.dynamics == "paper" else _GenericStepper(state, params)
 
 
 class _GenericStepper:

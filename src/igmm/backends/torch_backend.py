@@ -1,0 +1,157 @@
+"""The paper dynamics on PyTorch tensors (CPU or CUDA): the agents-last step of igmm.dynamics.fast.
+
+Same layout, same random draws (each replicate's numbers still come from its
+own numpy Generator, drawn in the same chunks, then copied to the device), same
+arithmetic in the same order; torch's kernels may round differently in the
+last bit (exp, reductions), so trajectories agree with numpy in distribution
+(and usually step by step), not bit for bit. Diagonal covariances only. The
+k-nearest search reuses the exact numpy one on a host copy of the weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from igmm.dynamics.fast import LayoutState, to_layout
+from igmm.dynamics.partners import k_nearest
+from igmm.dynamics.state import (
+    U_ANSWER, U_MIRROR, U_PARTNER, U_QUERY, U_SLOT_OWN, U_SLOT_PARTNER, ModelParams, PopulationState, StepNoise,
+)
+from igmm.model.em import EXP_UNDERFLOW
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as err:  # pragma: no cover - depends on the install
+        raise ImportError('backend "torch" needs PyTorch: pip install torch') from err
+    return torch
+
+
+class TorchStepper:
+    """Steps the paper dynamics on tensors; same interface as the numpy steppers of igmm.dynamics.run."""
+
+    def __init__(self, state: PopulationState, params: ModelParams, device: str | None = None):
+        torch = _torch()
+        if params.geometry.variances is None:
+            raise ValueError("backend torch: full covariances are not supported; use backend numpy")
+        self.torch, self.params = torch, params
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        layout = to_layout(state)
+        self.n_reps, self.time = layout.n_reps, layout.time
+        as_tensor = lambda array: torch.as_tensor(array, device=self.device)  # noqa: E731
+        self.weights, self.rag, self.dens, self.ages = map(as_tensor, (layout.weights, layout.rag, layout.dens,
+                                                                       layout.ages))
+        geometry = params.geometry
+        self.means = as_tensor(geometry.means)  # (K, d)
+        self.variances = as_tensor(geometry.variances)  # (K, d)
+        self.log_det = as_tensor(geometry._log_det)
+        self._nearest = None
+
+    # -- the interface run() uses ------------------------------------------------
+    @property
+    def n_agents(self) -> int:
+        return self.weights.shape[1] // self.n_reps
+
+    def batch_weights(self) -> np.ndarray:
+        return self.weights.T.reshape(self.n_reps, self.n_agents, -1).cpu().numpy()
+
+    def ids(self) -> np.ndarray:
+        return self.torch.argmax(self.weights, dim=0).reshape(self.n_reps, self.n_agents).cpu().numpy()
+
+    def nearest(self) -> np.ndarray | None:
+        params = self.params
+        if params.neighbours is not None or params.k >= self.n_agents - 1:
+            return None
+        if self._nearest is None:
+            self._nearest = k_nearest(self.batch_weights(), params.k)
+        return self._nearest
+
+    def polarization_flags(self) -> np.ndarray:
+        from igmm.metrics.polarization import is_polarized
+
+        if self.params.neighbours is not None:
+            return is_polarized(self.ids(), self.params.neighbours)
+        nearest = self.nearest()
+        return np.zeros(self.n_reps, dtype=bool) if nearest is None else is_polarized(self.ids(), nearest)
+
+    def final(self) -> PopulationState:
+        from igmm.dynamics.fast import from_layout
+
+        host = lambda tensor: tensor.cpu().numpy()  # noqa: E731
+        return from_layout(LayoutState(weights=host(self.weights), rag=host(self.rag), dens=host(self.dens),
+                                       ages=host(self.ages), n_reps=self.n_reps, time=self.time))
+
+    # -- one step -------------------------------------------------------------------
+    def step(self, noise: StepNoise) -> None:
+        from igmm.dynamics.fast import flat_partners
+
+        torch, params = self.torch, self.params
+        n_batch = self.weights.shape[1]
+        layout_view = _WeightsView(self)
+        partners = torch.as_tensor(flat_partners(layout_view, params, noise, self.nearest()), device=self.device)
+        uniforms = torch.as_tensor(noise.uniforms.reshape(n_batch, -1), device=self.device)
+        normals = torch.as_tensor(noise.normals.reshape(n_batch, 2, -1), device=self.device)
+        batch = torch.arange(n_batch, device=self.device)
+        time = self.time + 1
+        query = self._sample_points(self._sample_components(self.weights, uniforms[:, U_QUERY]), normals[:, 0])
+        partner_rag = self.rag.index_select(-1, partners)
+        partner_dens = self.dens.index_select(-1, partners)
+        partner_ages = self.ages.index_select(-1, partners)
+        slot = self._slot(partner_rag, partner_ages, query, uniforms[:, U_SLOT_PARTNER])
+        partner_dens[slot, :, batch] = self._scaled_densities(query).T
+        answer_weights = self._em(self.weights.index_select(-1, partners), partner_dens)
+        answer = self._sample_points(self._sample_components(answer_weights, uniforms[:, U_ANSWER]), normals[:, 1])
+        slot = self._slot(self.rag, self.ages, answer, uniforms[:, U_SLOT_OWN])
+        self.rag[slot, :, batch] = answer.T
+        self.dens[slot, :, batch] = self._scaled_densities(answer).T
+        self.ages[slot, batch] = time
+        self.weights = self._em(self.weights, self.dens)
+        self.time, self._nearest = time, None
+
+    def _clip_renormalise(self, weights):
+        eps = self.params.eps
+        clipped = weights.clamp(eps, 1.0 - eps)
+        return clipped / clipped.sum(dim=0)
+
+    def _em(self, weights, dens):
+        for _ in range(self.params.em_iterations):
+            start = self._clip_renormalise(weights)
+            joint = dens * start
+            joint = joint / joint.sum(dim=1, keepdim=True)
+            weights = self._clip_renormalise(joint.sum(dim=0) / dens.shape[0])
+        return weights
+
+    def _sample_components(self, weights, uniforms):
+        cdf = self.torch.cumsum(weights, dim=0)
+        index = (cdf < uniforms * cdf[-1]).sum(dim=0)
+        return index.clamp(max=weights.shape[0] - 1)
+
+    def _sample_points(self, components, normals):
+        """Points of shape (n_dims, n_batch) from components (n_batch,) and normals (n_batch, n_dims)."""
+        return (self.means[components] + self.variances[components].sqrt() * normals).T.contiguous()
+
+    def _scaled_densities(self, points):
+        diff = points[None, :, :] - self.means[:, :, None]  # (K, d, B)
+        log_dens = -0.5 * ((diff * diff / self.variances[:, :, None]).sum(dim=1) + self.log_det[:, None]
+                           + self.means.shape[1] * float(np.log(2.0 * np.pi)))
+        log_dens = log_dens - log_dens.max(dim=0).values
+        return self.torch.where(log_dens > EXP_UNDERFLOW, log_dens.exp(), self.torch.zeros_like(log_dens))
+
+    def _slot(self, rag, ages, point, uniforms):
+        policy, rag_size = self.params.rag_policy, rag.shape[0]
+        if policy == "farthest":
+            return ((rag - point) ** 2).sum(dim=1).argmax(dim=0)
+        if policy == "oldest":
+            return ages.argmin(dim=0)
+        return (uniforms * rag_size).long().clamp(max=rag_size - 1)
+
+
+class _WeightsView:
+    """What :func:`igmm.dynamics.fast.flat_partners` reads from a layout: the batch weights (host copy)."""
+
+    def __init__(self, stepper: TorchStepper):
+        self._stepper = stepper
+
+    def batch_weights(self) -> np.ndarray:
+        return self._stepper.batch_weights()

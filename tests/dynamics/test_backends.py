@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from igmm.config import make_config
-from igmm.dynamics import run
+from igmm.backends import run
 from igmm.metrics import consensus_time, n_silos
 from igmm.simulate import replicate_seeds
 

@@ -1,7 +1,28 @@
-"""Optional compute backends for the paper dynamics (numpy is the default and needs nothing here).
+"""Optional compute backends for the paper dynamics (shell: numpy is the default and needs nothing here).
 
 ``torch``: :mod:`igmm.backends.torch_backend`, CPU or CUDA, imported lazily;
-install with ``pip install "interacting-gmm[torch]"`` or ``pip install torch``.
+install with ``pip install torch``. The core's :func:`igmm.dynamics.run` takes
+the stepper class; :func:`run` here resolves a backend name to it.
 """
 
+from __future__ import annotations
+
 BACKENDS = ("numpy", "torch")
+
+
+def stepper_for(backend: str):
+    """The ``backend`` argument of :func:`igmm.dynamics.run` for a backend name."""
+    if backend == "numpy":
+        return "numpy"
+    if backend == "torch":
+        from igmm.backends.torch_backend import TorchStepper
+
+        return TorchStepper
+    raise ValueError(f"backend: {backend!r} is not allowed: choose one of {', '.join(BACKENDS)}")
+
+
+def run(params, rngs, n_steps: int, backend: str = "numpy", **kwargs):
+    """:func:`igmm.dynamics.run` with the named backend ("numpy" or "torch")."""
+    from igmm.dynamics import run as core_run
+
+    return core_run(params, rngs, n_steps, backend=stepper_for(backend), **kwargs)

@@ -94,7 +94,7 @@ def run(
     keep_weights: bool = False,
     on_step: Callable[[int], None] | None = None,
     state: PopulationState | None = None,
-    backend: str = "numpy",
+    backend="numpy",
 ) -> Trajectory:
     """Run ``n_steps`` steps of a batch of replicates.
 
@@ -111,10 +111,10 @@ def run(
         Called with the number of steps done after every step (progress bars).
     state : PopulationState, optional
         Start here instead of the initial state drawn from ``rngs``.
-    backend : {"numpy", "torch"}
-        "torch" steps the paper dynamics on PyTorch tensors (CUDA when
-        available, else CPU; :mod:`igmm.backends.torch_backend`), with the same
-        random draws; numpy (default) needs nothing extra.
+    backend : "numpy" or callable
+        "numpy" (default), or a stepper class ``(state, params) -> stepper``
+        supplied by the shell: :func:`igmm.backends.run` resolves "torch" to
+        :class:`igmm.backends.torch_backend.TorchStepper` (the core never imports torch).
 
     Returns
     -------
@@ -142,15 +142,13 @@ def run(
     return Trajectory(ids=ids, weights=weights, polarized=polarized, final=stepper.final())
 
 
-def _make_stepper(state: PopulationState, params: ModelParams, backend: str):
-    if backend == "torch":
+def _make_stepper(state: PopulationState, params: ModelParams, backend):
+    if callable(backend):  # a stepper class from the shell (igmm.backends), e.g. the torch one
         if params.dynamics != "paper":
-            raise ValueError(f"backend: 'torch' is only available for dynamics 'paper' (got {params.dynamics!r})")
-        from igmm.backends.torch_backend import TorchStepper
-
-        return TorchStepper(state, params)
+            raise ValueError(f"backend: only available for dynamics 'paper' (got {params.dynamics!r})")
+        return backend(state, params)
     if backend != "numpy":
-        raise ValueError(f"backend: {backend!r} is not allowed: choose 'numpy' or 'torch'")
+        raise ValueError(f"backend: {backend!r} is not allowed here: 'numpy', or a stepper from igmm.backends")
     return _LayoutStepper(state, params) if params.dynamics == "paper" else _GenericStepper(state, params)
 
 

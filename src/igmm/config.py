@@ -64,6 +64,9 @@ class SimulationConfig(BaseModel):
     network: NetworkConfig | None = Field(
         None, description="static network instead of the dynamic k-nearest graph (igmm.networks)"
     )
+    backend: Literal["numpy", "torch"] = Field(
+        "numpy", description="compute backend of the paper dynamics (torch: CUDA when available, else CPU)"
+    )
 
     @model_validator(mode="after")
     def _check_across_fields(self) -> "SimulationConfig":
@@ -90,6 +93,8 @@ class SimulationConfig(BaseModel):
             self.build_geometry()  # raises ValueError naming the inconsistency
         if self.network is not None:
             build_neighbours(self.network, n_agents, seed=0)  # raises ValueError naming the bad network value
+        if self.backend != "numpy" and self.dynamics != "paper":
+            raise ValueError(f"backend: {self.backend!r} is only available for dynamics 'paper' (got '{self.dynamics}')")
         return self
 
     @property

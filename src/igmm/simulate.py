@@ -95,7 +95,10 @@ def simulate_seeds(
         replicates = [seq.spawn_key[-1] if seq.spawn_key else i for i, seq in enumerate(seeds)]
     config = with_network_seed(config, int(seeds[0].entropy) if seeds else 0)
     rngs = [np.random.default_rng(seq) for seq in seeds]
-    trajectory = run(config.to_params(), rngs, config.n_steps, keep_weights=keep_weights, on_step=on_step)
+    from igmm.backends import stepper_for
+
+    trajectory = run(config.to_params(), rngs, config.n_steps, keep_weights=keep_weights, on_step=on_step,
+                     backend=stepper_for(getattr(config, "backend", "numpy")))
     spawn_keys = [tuple(seq.spawn_key) for seq in seeds]
     entropy = [seq.entropy for seq in seeds]
     return SimulationResult(

@@ -62,6 +62,27 @@ def _engine(values: dict, n_reps: int, n_steps: int, seed: int = 1) -> dict:
     return result
 
 
+def case_torch() -> dict:
+    """Paper defaults, batch of 50: the torch backend (CPU here) against numpy, interleaved."""
+    from igmm.backends import run as backend_run
+    from igmm.config import make_config
+    from igmm.simulate import replicate_seeds
+
+    params = make_config(PAPER | {"T": PAPER_STEPS}).to_params()
+    best = {}
+    for repeat in range(3):
+        for backend in ("numpy", "torch"):
+            rngs = [np.random.default_rng(s) for s in replicate_seeds(repeat + 1, PAPER_REPS)]
+            wall = time.perf_counter()
+            backend_run(params, rngs, PAPER_STEPS, backend=backend)
+            rate = PAPER_REPS * PAPER_STEPS * 30 / (time.perf_counter() - wall)
+            best[backend] = max(best.get(backend, 0.0), rate)
+    import torch
+
+    return {"device": "cuda" if torch.cuda.is_available() else "cpu", "numpy_agent_steps_per_s": best["numpy"],
+            "torch_agent_steps_per_s": best["torch"], "torch_over_numpy": best["torch"] / best["numpy"]}
+
+
 def _plain_loop(k: int, n_steps: int, seed: int = 1) -> dict:
     """Wall and CPU seconds of the plain per-agent loop (tests/reference_model.py), one replicate."""
     import reference_model
@@ -113,6 +134,7 @@ def cases(quick: bool, full: bool) -> dict[str, tuple]:
     return {
         "paper_complete": (case_paper, 29),
         "paper_k10": (case_paper, 10),
+        "torch_backend": (case_torch,),
         **{f"scaling_n{n}": (case_scaling, n, 5 if n >= 3000 else 20) for n in SCALING_N},
         "target2_n10000_K30": (case_target, {"n_agents": 10000, "n_components": 30, "k": 10, "p": 0.0}, 1, 100,
                                big_steps),
@@ -152,6 +174,10 @@ def print_table(results: dict) -> None:
             w = r["wall_s"]
             print(f"{name:28s} {w['engine_agent_steps_per_s']:14,.0f} {w['plain_agent_steps_per_s']:12,.0f} "
                   f"{w['ratio']:7.0f} ({r['cpu_s']['ratio']:.0f})")
+    torch_case = results["cases"].get("torch_backend")
+    if torch_case:
+        print(f"{'torch backend (' + torch_case['device'] + ')':28s} {torch_case['torch_agent_steps_per_s']:14,.0f} "
+              f"{'':>12s} {torch_case['torch_over_numpy']:7.2f} x numpy")
     print(f"\n{'case':28s} {'seconds':>9s} {'limit':>7s} {'peak GB':>8s}  note")
     for name, r in results["cases"].items():
         if name.startswith("scaling_"):

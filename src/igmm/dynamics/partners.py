@@ -19,8 +19,15 @@ def weight_distances(weights: np.ndarray) -> np.ndarray:
     """
     # Explicit differences (not the Gram-matrix trick) keep D exactly symmetric,
     # so the tie rule of the k-nearest selection is the same from both ends.
-    diff = weights[:, :, None, :] - weights[:, None, :, :]
-    return np.sqrt(np.einsum("...k,...k->...", diff, diff))
+    # Only pairs i < j are computed, then mirrored: (w_j - w_i)^2 has the same bits as (w_i - w_j)^2.
+    n_agents = weights.shape[-2]
+    first, second = np.triu_indices(n_agents, 1)
+    diff = weights[..., first, :] - weights[..., second, :]
+    upper = np.sqrt(np.einsum("...k,...k->...", diff, diff))
+    distances = np.zeros(weights.shape[:-1] + (n_agents,))
+    distances[..., first, second] = upper
+    distances[..., second, first] = upper
+    return distances
 
 
 def nearest_neighbours(distances: np.ndarray, k: int) -> np.ndarray:

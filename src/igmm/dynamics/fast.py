@@ -124,7 +124,8 @@ def clip_renormalise(weights: np.ndarray, eps: float) -> np.ndarray:
     return clipped
 
 
-def em_step(weights: np.ndarray, dens: np.ndarray, eps: float, n_iterations: int) -> np.ndarray:
+def em_step(weights: np.ndarray, dens: np.ndarray, eps: float, n_iterations: int,
+            start: np.ndarray | None = None) -> np.ndarray:
     """EM1 on the weights (MODEL.md section 2) in this layout.
 
     Parameters
@@ -133,13 +134,17 @@ def em_step(weights: np.ndarray, dens: np.ndarray, eps: float, n_iterations: int
     dens : ndarray of float64, shape (rag_size, n_components, n_batch)
         Scaled densities of the stored points.
 
+    start : ndarray of float64, shape (n_components, n_batch), optional
+        ``clip_renormalise(weights, eps)`` when the caller has it already.
+
     Returns
     -------
     ndarray of float64, shape (n_components, n_batch)
     """
     joint = np.empty_like(dens)
-    for _ in range(n_iterations):
-        start = clip_renormalise(weights, eps)
+    for iteration in range(n_iterations):
+        if iteration or start is None:
+            start = clip_renormalise(weights, eps)
         np.multiply(dens, start, out=joint)
         # gamma = joint / sum_k joint: a point that one component explains alone gets exactly 1.
         joint /= np.add.reduce(joint, axis=1)[:, None, :]
@@ -365,6 +370,8 @@ def paper_step_inplace(
     # 3. Query x_i ~ f_i(t - 1).
     query = sample_points(geometry, sample_components(layout.weights, uniforms[:, U_QUERY]), normals[:, 0])
     # 4. The partner answers from a temporary copy of its database holding the query.
+    # Clipped weights of every agent, once: the partners' EM gathers them, the own EM reuses them.
+    start = clip_renormalise(layout.weights, eps)
     partner_rag = gather(layout.rag, partners)
     partner_dens = gather(layout.dens, partners)
     partner_ages = gather(layout.ages, partners) if params.rag_policy == "oldest" else layout.ages
@@ -372,7 +379,8 @@ def paper_step_inplace(
     batch = np.arange(n_batch)
     if layout.offsets is None:
         partner_dens[slot, :, batch] = scaled_densities(geometry, query).T
-        answer_weights = em_step(gather(layout.weights, partners), partner_dens, eps, n_em)
+        answer_weights = em_step(gather(layout.weights, partners), partner_dens, eps, n_em,
+                                 start=gather(start, partners))
     else:
         width = partner_dens.shape[1]
         partner_offsets = gather(layout.offsets, partners)
@@ -385,7 +393,7 @@ def paper_step_inplace(
     slot = choose_slot(params.rag_policy, layout.rag, layout.ages, answer, uniforms[:, U_SLOT_OWN])
     if layout.offsets is None:
         write_point(layout.rag, layout.dens, layout.ages, slot, answer, scaled_densities(geometry, answer), time)
-        layout.weights = em_step(layout.weights, layout.dens, eps, n_em)
+        layout.weights = em_step(layout.weights, layout.dens, eps, n_em, start=start)
     else:
         answer_dens, layout.offsets[slot, batch] = banded_scaled_densities(geometry, answer, layout.dens.shape[1])
         write_point(layout.rag, layout.dens, layout.ages, slot, answer, answer_dens, time)

@@ -51,6 +51,6 @@ def test_bad_values_exit_2_with_one_line_each_and_no_traceback(tmp_path):
 def test_unknown_yaml_key_and_missing_file(tmp_path):
     (tmp_path / "c.yaml").write_text("p: 0.2\nbogus: 1\n")
     result = runner.invoke(app, ["run", "--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "o")])
-    assert result.exit_code == 2 and "bogus: unknown parameter" in result.output
+    assert result.exit_code == 2 and "bogus: unknown key" in result.output
     missing = runner.invoke(app, ["run", "--config", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 2 and "does not exist" in missing.output

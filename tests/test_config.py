@@ -17,7 +17,7 @@ from igmm.config import ConfigError, make_config
         ({"T": -1}, "T: -1 is not allowed"),
         ({"n_components": 0}, "n_components: 0 is not allowed"),
         ({"geometry": "cube"}, "geometry: 'cube' is not allowed"),
-        ({"colour": "red"}, "colour: unknown parameter; allowed are:"),
+        ({"colour": "red"}, "colour: unknown key; allowed are:"),
         ({"geometry": "custom"}, "needs both 'means' and 'covariances'"),
         ({"geometry": "custom", "means": [[0, 0], [1, 1]], "covariances": [1, 2, 3]}, "do not fit"),
         ({"means": [[0.0]]}, "only allowed with geometry 'custom'"),

@@ -146,15 +146,28 @@ class SimulationConfig(BaseModel):
         return data
 
 
-def format_validation_error(error: ValidationError) -> list[str]:
-    """One line per bad value: parameter, value given, what is allowed."""
+def format_validation_error(
+    error: ValidationError, allowed_keys: list[str] | None = None, root: str = "config"
+) -> list[str]:
+    """One line per bad value: parameter, value given, what is allowed.
+
+    Parameters
+    ----------
+    error : pydantic.ValidationError
+    allowed_keys : list of str, optional
+        Named in the message for an unknown key (default: the SimulationConfig keys).
+    root : str
+        Name used for errors that concern the whole mapping.
+    """
     lines = []
     for item in error.errors():
-        name = ".".join(str(part) for part in item["loc"]) or "config"
+        name = ".".join(str(part) for part in item["loc"]) or root
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            allowed = ", ".join(sorted(_field_names()))
-            lines.append(f"{name}: unknown parameter; allowed are: {allowed}")
+            allowed = ", ".join(sorted(allowed_keys or config_keys(SimulationConfig)))
+            lines.append(f"{name}: unknown key; allowed are: {allowed}")
+        elif item["type"] == "missing":
+            lines.append(f"{name}: missing; it must be given")
         elif item["loc"]:
             lines.append(f"{name}: {item.get('input')!r} is not allowed: {message}")
         else:
@@ -162,8 +175,9 @@ def format_validation_error(error: ValidationError) -> list[str]:
     return lines
 
 
-def _field_names() -> list[str]:
-    return [field.alias or name for name, field in SimulationConfig.model_fields.items()]
+def config_keys(model: type[BaseModel]) -> list[str]:
+    """The keys a YAML mapping may use for ``model`` (aliases where they exist)."""
+    return [field.alias or name for name, field in model.model_fields.items()]
 
 
 def make_config(values: dict[str, Any] | None = None, **overrides: Any) -> SimulationConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,3 +21,15 @@ def chat_server():
 def small_rags(tmp_path) -> Path:
     """``RAGs.npz`` with 6 agents and 3 topics (flower first)."""
     return write_rags(tmp_path / "RAGs.npz")
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
+
+
+@pytest.fixture
+def fixture_dir(tmp_path) -> Path:
+    """The synthetic transcripts plus knowledge bases where agent i starts on FLOWERS[i]."""
+    target = tmp_path / "transcripts"
+    shutil.copytree(FIXTURES, target)
+    write_rags(target / "RAGs.npz", n_agents=3)
+    return target

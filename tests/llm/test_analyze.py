@@ -1,7 +1,6 @@
 """`igmm llm analyze` as a function: tables, ids, labels, problems and figures."""
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,17 +9,8 @@ import pytest
 from igmm.llm.analyze import analyze_transcripts, select_figure_runs
 from igmm.llm.flowers import UNLABELED
 from igmm.tables import METRICS_COLUMNS, RUNS_COLUMNS
-from llm.llm_helpers import write_rags
-
-FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
 
 
-@pytest.fixture
-def fixture_dir(tmp_path) -> Path:
-    target = tmp_path / "transcripts"
-    shutil.copytree(FIXTURES, target)
-    write_rags(target / "RAGs.npz", n_agents=3)
-    return target
 
 
 def test_fixture_analysis_writes_every_output_and_reports_the_skipped(fixture_dir, tmp_path):

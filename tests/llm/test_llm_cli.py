@@ -3,7 +3,6 @@
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -11,16 +10,8 @@ from typer.testing import CliRunner
 from igmm.llm.cli import app
 from llm.llm_helpers import ChatServer, write_rags
 
-FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
 runner = CliRunner()
 
-
-@pytest.fixture
-def fixture_dir(tmp_path) -> Path:
-    target = tmp_path / "transcripts"
-    shutil.copytree(FIXTURES, target)
-    write_rags(target / "RAGs.npz", n_agents=3)
-    return target
 
 
 def test_analyze_exits_1_and_names_file_and_line_when_input_was_skipped(fixture_dir, tmp_path):

@@ -1,12 +1,9 @@
 """Reading transcripts: the released runs checked by hand, and malformed input."""
 
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from llm.llm_helpers import write_rags
 from igmm.llm.flowers import FLOWERS, UNLABELED
 from igmm.llm.transcripts import (
     RunKey,
@@ -17,20 +14,11 @@ from igmm.llm.transcripts import (
 )
 from igmm.metrics import consensus_time, largest_silo, n_silos, stability
 
-FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
 
 
 def flower(name: str) -> int:
     return FLOWERS.index(name)
 
-
-@pytest.fixture
-def fixture_dir(tmp_path) -> Path:
-    """The synthetic transcripts plus knowledge bases where agent i starts on FLOWERS[i]."""
-    target = tmp_path / "transcripts"
-    shutil.copytree(FIXTURES, target)
-    write_rags(target / "RAGs.npz", n_agents=3)
-    return target
 
 
 def test_file_names_parse_to_p_k_replicate():

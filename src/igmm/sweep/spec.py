@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from igmm.config import ConfigError, SimulationConfig, load_yaml, make_config
+from igmm.config import ConfigError, SimulationConfig, config_keys, format_validation_error, load_yaml, make_config
 
 #: Grid points checked one by one; more bad points are summarised in one line.
 MAX_REPORTED_POINTS = 5
@@ -129,24 +129,6 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _format_errors(error: ValidationError) -> list[str]:
-    """One line per bad value, naming it: ``grid.p: ... is not allowed: ...``."""
-    lines = []
-    for item in error.errors():
-        name = ".".join(str(part) for part in item["loc"]) or "spec"
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            allowed = ", ".join(field.alias or key for key, field in SweepSpec.model_fields.items())
-            lines.append(f"{name}: unknown key; allowed are: {allowed}")
-        elif item["type"] == "missing":
-            lines.append(f"{name}: missing; the spec must give it")
-        elif item["loc"]:
-            lines.append(f"{name}: {item.get('input')!r} is not allowed: {message}")
-        else:
-            lines.append(message)
-    return lines
-
-
 def make_spec(values: dict[str, Any], **overrides: Any) -> SweepSpec:
     """Validate a SPEC mapping (and non-None overrides, e.g. ``chunk_size``).
 
@@ -162,7 +144,7 @@ def make_spec(values: dict[str, Any], **overrides: Any) -> SweepSpec:
     try:
         spec = SweepSpec.model_validate(merged)
     except ValidationError as err:
-        raise ConfigError(_format_errors(err)) from None
+        raise ConfigError(format_validation_error(err, config_keys(SweepSpec), root="spec")) from None
     spec.configs()
     return spec
 

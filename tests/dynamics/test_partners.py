@@ -1,7 +1,6 @@
 """Partner selection: exact k-nearest with the lowest-index tie rule, mirroring, static lists."""
 
 import numpy as np
-import pytest
 
 from igmm.dynamics import choose_partners, nearest_neighbours, weight_distances
 

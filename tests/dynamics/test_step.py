@@ -1,15 +1,13 @@
 """The vectorised engine: invariants, limiting cases, determinism, batch equals singles."""
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from igmm.config import make_config
-from igmm.dynamics import PopulationState, run
+
 from igmm.dynamics.run import draw_noise, initial_state
 from igmm.dynamics.step import STEP_FUNCTIONS, sample_components
-from igmm.metrics import n_silos
 from igmm.simulate import replicate_seeds, simulate, simulate_seeds
 
 

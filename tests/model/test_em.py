@@ -1,7 +1,6 @@
 """EM1 against values worked out by hand, and against a direct log-space evaluation."""
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import logsumexp

@@ -1,7 +1,6 @@
 """Database policies: replace-farthest against hand-worked cases, oldest, random, insert."""
 
 import numpy as np
-import pytest
 
 from igmm.model import RAG_POLICIES, insert_point
 from igmm.model.rag import farthest_slot

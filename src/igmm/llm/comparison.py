@@ -2,8 +2,8 @@
 
 Both systems go through the same measures (:mod:`igmm.metrics`): final
 number of silos S(T), P(one silo at T), the median consensus time t* with
-censoring, mean stability and, when :mod:`igmm.metrics.patterns` is
-available, the silo-pattern proportions.
+censoring, mean stability and the silo-pattern proportions of
+:func:`igmm.metrics.patterns.classify_patterns` (default thresholds).
 
 GMM side: n = 30 agents on the line geometry (mu_k = k, sigma = 0.2), r = 5,
 paper dynamics, p and k as in the transcripts. One batch of replicates at
@@ -109,7 +109,7 @@ def km_median(t_star: np.ndarray, converged: np.ndarray) -> MedianTime:
 
 
 def _patterns(ids: np.ndarray) -> np.ndarray | None:
-    """Silo pattern of every run, or None while :mod:`igmm.metrics.patterns` does not exist."""
+    """Silo pattern of every run (:func:`igmm.metrics.patterns.classify_patterns`); None if it cannot be imported."""
     try:
         from igmm.metrics.patterns import classify_patterns
     except ImportError:
@@ -176,8 +176,8 @@ def summarise(ids: np.ndarray) -> dict[str, float]:
         ``n_runs, n_steps, silos_final_mean, silos_final_se, p_one_silo,
         p_one_silo_se, n_censored, t_star_median, t_star_median_reached,
         mean_stability, switch_rate_split, steps_two_large,
-        stability_two_large, pattern_<name>`` (pattern shares NaN when no
-        classifier is available).
+        stability_two_large, pattern_<name>`` (pattern shares NaN only if
+        the classifier cannot be imported).
     """
     ids = np.asarray(ids)
     n_runs = ids.shape[0]

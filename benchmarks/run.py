@@ -83,6 +83,41 @@ def case_torch() -> dict:
             "torch_agent_steps_per_s": best["torch"], "torch_over_numpy": best["torch"] / best["numpy"]}
 
 
+def case_numba(k: int = 29) -> dict:
+    """Paper defaults, batch of 50: the numba backend (serial and parallel over replicates) against the
+    plain loop and the numpy engine, interleaved three times. Compile time is measured separately."""
+    from igmm.backends.numba_backend import NumbaStepper, ParallelNumbaStepper
+    from igmm.config import make_config
+    from igmm.dynamics import run as core_run
+    from igmm.simulate import replicate_seeds
+
+    params = make_config(PAPER | {"k": k, "T": PAPER_STEPS}).to_params()
+    compile_s = {}
+    for name, stepper in (("serial", NumbaStepper), ("parallel", ParallelNumbaStepper)):
+        wall = time.perf_counter()  # first call: compile, or load from numba's on-disk cache
+        core_run(params, [np.random.default_rng(0)], 1, backend=stepper)
+        compile_s[name] = time.perf_counter() - wall
+    engines = {"numba": NumbaStepper, "numba_parallel": ParallelNumbaStepper, "numpy": "numpy"}
+    best = {name: {"wall_s": 0.0, "cpu_s": 0.0} for name in list(engines) + ["plain"]}
+    agent_steps = PAPER_REPS * PAPER_STEPS * 30
+    for repeat in range(3):
+        for name, stepper in engines.items():
+            rngs = [np.random.default_rng(s) for s in replicate_seeds(repeat + 1, PAPER_REPS)]
+            wall, cpu = time.perf_counter(), time.process_time()
+            core_run(params, rngs, PAPER_STEPS, backend=stepper)
+            elapsed = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
+            for clock in elapsed:
+                best[name][clock] = max(best[name][clock], agent_steps / elapsed[clock])
+        plain = _plain_loop(k, 10, seed=repeat + 1)
+        for clock in ("wall_s", "cpu_s"):
+            best["plain"][clock] = max(best["plain"][clock], plain["agent_steps"] / plain[clock])
+    result = {"k": k, "n_reps": PAPER_REPS, "n_steps": PAPER_STEPS, "compile_or_cache_load_s": compile_s,
+              "agent_steps_per_s": best}
+    for clock in ("wall_s", "cpu_s"):
+        result[f"ratio_{clock}"] = {name: best[name][clock] / best["plain"][clock] for name in engines}
+    return result
+
+
 def _plain_loop(k: int, n_steps: int, seed: int = 1) -> dict:
     """Wall and CPU seconds of the plain per-agent loop (tests/reference_model.py), one replicate."""
     import reference_model
@@ -135,6 +170,7 @@ def cases(quick: bool, full: bool) -> dict[str, tuple]:
         "paper_complete": (case_paper, 29),
         "paper_k10": (case_paper, 10),
         "torch_backend": (case_torch,),
+        "numba_backend": (case_numba, 29),
         **{f"scaling_n{n}": (case_scaling, n, 5 if n >= 3000 else 20) for n in SCALING_N},
         "target2_n10000_K30": (case_target, {"n_agents": 10000, "n_components": 30, "k": 10, "p": 0.0}, 1, 100,
                                big_steps),
@@ -174,6 +210,14 @@ def print_table(results: dict) -> None:
             w = r["wall_s"]
             print(f"{name:28s} {w['engine_agent_steps_per_s']:14,.0f} {w['plain_agent_steps_per_s']:12,.0f} "
                   f"{w['ratio']:7.0f} ({r['cpu_s']['ratio']:.0f})")
+    numba_case = results["cases"].get("numba_backend")
+    if numba_case:
+        rates, ratios = numba_case["agent_steps_per_s"], numba_case["ratio_wall_s"]
+        for name in ("numba", "numba_parallel"):
+            print(f"{name + ' (complete)':28s} {rates[name]['wall_s']:14,.0f} {rates['plain']['wall_s']:12,.0f} "
+                  f"{ratios[name]:7.0f} ({numba_case['ratio_cpu_s'][name]:.0f})")
+        print(f"{'':28s} numba first call (compile or cache load): "
+              + ", ".join(f"{k} {v:.1f} s" for k, v in numba_case["compile_or_cache_load_s"].items()))
     torch_case = results["cases"].get("torch_backend")
     if torch_case:
         print(f"{'torch backend (' + torch_case['device'] + ')':28s} {torch_case['torch_agent_steps_per_s']:14,.0f} "

@@ -64,8 +64,9 @@ class SimulationConfig(BaseModel):
     network: NetworkConfig | None = Field(
         None, description="static network instead of the dynamic k-nearest graph (igmm.networks)"
     )
-    backend: Literal["numpy", "torch"] = Field(
-        "numpy", description="compute backend of the paper dynamics (torch: CUDA when available, else CPU)"
+    backend: Literal["numpy", "torch", "numba"] = Field(
+        "numpy", description="compute backend of the paper dynamics (torch: CUDA when available, else CPU; "
+        "numba: compiled CPU loop, diagonal covariances)"
     )
 
     @model_validator(mode="after")
@@ -95,6 +96,8 @@ class SimulationConfig(BaseModel):
             build_neighbours(self.network, n_agents, seed=0)  # raises ValueError naming the bad network value
         if self.backend != "numpy" and self.dynamics != "paper":
             raise ValueError(f"backend: {self.backend!r} is only available for dynamics 'paper' (got '{self.dynamics}')")
+        if self.backend == "numba" and self.geometry == "custom" and np.ndim(self.covariances) == 3:
+            raise ValueError("backend: 'numba' supports diagonal covariances only (got full covariance matrices)")
         return self
 
     @property

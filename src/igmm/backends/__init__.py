@@ -1,13 +1,16 @@
 """Optional compute backends for the paper dynamics (shell: numpy is the default and needs nothing here).
 
 ``torch``: :mod:`igmm.backends.torch_backend`, CPU or CUDA, imported lazily;
-install with ``pip install torch``. The core's :func:`igmm.dynamics.run` takes
+install with ``pip install torch``.
+``numba``: :mod:`igmm.backends.numba_backend`, one compiled loop over replicates
+and agents (CPU), imported lazily; install with ``pip install 'interacting-gmm[numba]'``.
+The core's :func:`igmm.dynamics.run` takes
 the stepper class; :func:`run` here resolves a backend name to it.
 """
 
 from __future__ import annotations
 
-BACKENDS = ("numpy", "torch")
+BACKENDS = ("numpy", "torch", "numba")
 
 
 def stepper_for(backend: str):
@@ -18,11 +21,15 @@ def stepper_for(backend: str):
         from igmm.backends.torch_backend import TorchStepper
 
         return TorchStepper
+    if backend == "numba":
+        from igmm.backends.numba_backend import NumbaStepper
+
+        return NumbaStepper
     raise ValueError(f"backend: {backend!r} is not allowed: choose one of {', '.join(BACKENDS)}")
 
 
 def run(params, rngs, n_steps: int, backend: str = "numpy", **kwargs):
-    """:func:`igmm.dynamics.run` with the named backend ("numpy" or "torch")."""
+    """:func:`igmm.dynamics.run` with the named backend ("numpy", "torch" or "numba")."""
     from igmm.dynamics import run as core_run
 
     return core_run(params, rngs, n_steps, backend=stepper_for(backend), **kwargs)

@@ -1,0 +1,141 @@
+"""The numba backend: step-by-step agreement with the numpy engine, batch == singles, same distribution."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from igmm.backends import run, stepper_for
+from igmm.config import make_config
+from igmm.dynamics.run import _LayoutStepper, draw_noise, initial_state
+from igmm.metrics import n_silos
+from igmm.simulate import replicate_seeds
+
+numba = pytest.importorskip("numba")
+from igmm.backends.numba_backend import NumbaStepper, ParallelNumbaStepper  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled():
+    """Compile (or load from the on-disk cache) the kernel once per session."""
+    params = make_config({"n_agents": 4, "T": 1}).to_params()
+    rngs = [np.random.default_rng(0)]
+    run(params, rngs, 1, backend="numba")
+
+
+def _params(values, **replace):
+    params = make_config(values).to_params()
+    return dataclasses.replace(params, **replace) if replace else params
+
+
+def _seeded_state(params, n_reps, seed, warm_steps=3):
+    """A state a few numpy steps in (weights off the initial ties), and the generators after it."""
+    rngs = [np.random.default_rng(s) for s in replicate_seeds(seed, n_reps)]
+    stepper = _LayoutStepper(initial_state(params, rngs), params)
+    for noise in draw_noise(rngs, warm_steps, params.n_agents, params.geometry.n_dims):
+        stepper.step(noise)
+    return stepper.final(), rngs
+
+
+CASES = {
+    "complete": ({"p": 0.4}, {}),
+    "k-nearest": ({"p": 0.2, "k": 5}, {}),
+    "oldest": ({"p": 0.4, "rag_policy": "oldest"}, {}),
+    "random-slot": ({"p": 0.4, "k": 7, "rag_policy": "random"}, {}),
+    "em3": ({"p": 0.4, "em_iterations": 3}, {}),
+    "circle": ({"geometry": "circle", "n_agents": 12, "p": 0.3, "k": 4}, {}),
+    "simplex": ({"geometry": "simplex", "n_agents": 10, "sigma": 1.0, "delta": 4.0, "p": 0.3}, {}),
+    "diagonal": ({"geometry": "custom", "n_agents": 8, "means": [[0, 0, 0], [1, 0, 2], [0, 3, 1], [2, 2, 2]],
+                  "covariances": [[0.2, 0.5, 0.3], [0.4, 0.1, 0.2], [0.3, 0.3, 0.3], [1.0, 0.2, 0.6]],
+                  "assignment": [0, 1, 2, 3, 0, 1, 2, 3], "p": 0.3, "k": 3}, {}),
+    "ring": ({"n_agents": 12, "p": 0.2}, {"neighbours": np.array([[(i - 1) % 12, (i + 1) % 12, -1]
+                                                                  for i in range(12)])}),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_numba_step_matches_numpy_step(name):
+    values, replace = CASES[name]
+    params = _params({"n_agents": 16, "rag_size": 5} | values, **replace)
+    state, rngs = _seeded_state(params, 3, seed=7)
+    reference = _LayoutStepper(state, params)
+    compiled = NumbaStepper(state, params)
+    for noise in draw_noise(rngs, 4, params.n_agents, params.geometry.n_dims):
+        reference.step(noise)
+        compiled.step(noise)
+        expected, got = reference.final(), compiled.final()
+        np.testing.assert_allclose(got.weights, expected.weights, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(got.rag, expected.rag, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(got.rag_dens, expected.rag_dens, rtol=1e-12, atol=1e-300)
+        np.testing.assert_array_equal(got.rag_ages, expected.rag_ages)
+        np.testing.assert_array_equal(compiled.ids(), reference.ids())
+        np.testing.assert_array_equal(compiled.polarization_flags(), reference.polarization_flags())
+        assert got.time == expected.time
+
+
+@pytest.mark.parametrize("stepper", [NumbaStepper, ParallelNumbaStepper])
+def test_numba_batch_equals_singles_bit_for_bit(stepper):
+    params = _params({"n_agents": 20, "p": 0.4, "k": 6})
+    seeds = replicate_seeds(5, 4)
+    from igmm.dynamics import run as core_run
+
+    batch = core_run(params, [np.random.default_rng(s) for s in seeds], 30, backend=stepper)
+    for i, seed in enumerate(seeds):
+        single = core_run(params, [np.random.default_rng(seed)], 30, backend=NumbaStepper)
+        np.testing.assert_array_equal(batch.ids[i], single.ids[0])
+        np.testing.assert_array_equal(batch.polarized[i], single.polarized[0])
+        np.testing.assert_array_equal(batch.final.weights[i], single.final.weights[0])
+        np.testing.assert_array_equal(batch.final.rag[i], single.final.rag[0])
+
+
+def test_numba_follows_numpy_draw_for_draw_over_a_run():
+    # Same random numbers; exp may round differently in the last bit, which flips (almost) no draw.
+    values = {"p": 0.4, "T": 40}
+    params = _params(values)
+    runs = {b: run(params, [np.random.default_rng(s) for s in replicate_seeds(3, 6)], 40, backend=b)
+            for b in ("numpy", "numba")}
+    assert np.mean(runs["numpy"].ids == runs["numba"].ids) > 0.99
+
+
+@pytest.mark.parametrize("values", [{"p": 0.0, "k": 5}, {"p": 0.4}])
+def test_numba_and_numpy_agree_in_distribution(values):
+    # Independent seeds on the two sides: mean number of silos S(T) within 4 standard errors.
+    params = _params({"n_agents": 30} | values)
+    samples = []
+    for backend, seed in (("numpy", 21), ("numba", 22)):
+        ids = run(params, [np.random.default_rng(s) for s in replicate_seeds(seed, 80)], 40, backend=backend).ids
+        samples.append(np.asarray(n_silos(ids[:, -1]), float))
+    a, b = samples
+    se = np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+    assert abs(a.mean() - b.mean()) <= 4 * max(se, 0.05), (a.mean(), b.mean(), se)
+
+
+def test_numba_exp_is_within_an_ulp_of_numpy():
+    from igmm.backends._numba_kernels import _exp
+
+    @numba.njit
+    def apply(x, out):
+        for i in range(x.shape[0]):
+            out[i] = _exp(x[i])
+
+    x = np.concatenate([np.random.default_rng(0).uniform(-746.0, 0.0, 100_000), [0.0, -1e-300, -708.5, -745.1]])
+    out = np.empty_like(x)
+    apply(x, out)
+    expected = np.exp(x)
+    normal = expected > 1e-300
+    assert out[-4] == 1.0
+    assert np.all(np.abs(out[normal] - expected[normal]) <= 1.0 * np.spacing(expected[normal]))
+    assert np.all(np.abs(out[~normal] - expected[~normal]) <= 1e-315)
+
+
+def test_numba_backend_rejects_what_it_does_not_support():
+    with pytest.raises(ValueError, match="backend"):
+        make_config({"dynamics": "early-draft", "backend": "numba", "n_agents": 5})
+    full = {"geometry": "custom", "n_agents": 2, "means": [[0, 0], [1, 1]], "assignment": [0, 1],
+            "covariances": [[[1, 0], [0, 1]], [[1, 0.5], [0.5, 1]]]}
+    with pytest.raises(Exception, match="diagonal"):
+        make_config(full | {"backend": "numba"})
+    params = make_config(full).to_params()
+    with pytest.raises(ValueError, match="full covariances"):
+        run(params, [np.random.default_rng(0)], 1, backend="numba")
+    assert stepper_for("numba") is NumbaStepper

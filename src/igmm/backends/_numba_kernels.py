@@ -10,7 +10,7 @@ import numpy as np
 from igmm.model.em import EXP_UNDERFLOW
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
-_jit = numba.njit(cache=True, nogil=True)
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_jit
@@ -52,7 +52,7 @@ _POW2 = np.ldexp(1.0, np.arange(_POW2_MIN, 2))
 _POW2_FRACTION = 2.0 ** (np.arange(_STEPS) / _STEPS)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _exp(x):
     """exp(x) for -746 <= x <= 0."""
     k = math.floor(x * _INV_LN2 + 0.5)
@@ -272,7 +272,7 @@ def step_replicate(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest,
         em(answer_weights, start[i], dens[i], lo[i], hi[i], -1, point_dens, 0, 0, eps, n_em, joint, acc, weights[i])
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def step_batch(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest, neighbours, degree, mode, p, k,
                means, variances, std, log_det, eps, n_em, policy, time):
     """One step of a batch, replicate after replicate."""
@@ -282,7 +282,7 @@ def step_batch(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest, nei
                        n_em, policy, time)
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def step_batch_parallel(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest, neighbours, degree, mode, p,
                         k, means, variances, std, log_det, eps, n_em, policy, time):
     """:func:`step_batch` over the cores (replicates are independent: same bits)."""

@@ -34,9 +34,9 @@ def sample_component(weights, uniform, cdf):
         running += weights[c]
         cdf[c] = running
     threshold = uniform * running
-    index = 0
-    for c in range(n_components):
-        index += cdf[c] < threshold
+    index = 0  # the number of c with cdf[c] < threshold: the cdf does not decrease (weights >= 0)
+    while index < n_components and cdf[index] < threshold:
+        index += 1
     return min(index, n_components - 1)
 
 
@@ -71,22 +71,28 @@ def _exp(x):
 
 
 @_jit
-def scaled_densities(point, means, variances, log_det, out):
+def scaled_densities(point, means_t, variances_t, log_det, out):
     """log N(point; mu_c, diag var_c) for every component, minus the largest, exponentiated.
 
-    Same arithmetic as Geometry.log_density (the sum over dimensions
-    sequential); shifted values below EXP_UNDERFLOW give exactly 0, as in
+    ``means_t``, ``variances_t``: (n_dims, K), C-contiguous (the loops over
+    components are contiguous and vectorise). Same arithmetic as
+    Geometry.log_density (each component's sum over dimensions sequential,
+    from 0.0); shifted values below EXP_UNDERFLOW give exactly 0, as in
     numpy. Returns the support ``lo, hi``: every component outside ``lo:hi`` is 0.
     """
-    n_components, n_dims = means.shape
+    n_dims, n_components = means_t.shape
+    for c in range(n_components):
+        out[c] = 0.0
+    for d in range(n_dims):
+        x = point[d]
+        mean_row, var_row = means_t[d], variances_t[d]
+        for c in range(n_components):
+            diff = x - mean_row[c]
+            out[c] += (diff * diff) / var_row[c]
+    constant = n_dims * _LOG_2PI
     best = -np.inf
     for c in range(n_components):
-        mahalanobis = 0.0
-        for d in range(n_dims):
-            diff = point[d] - means[c, d]
-            squared = diff * diff
-            mahalanobis += squared / variances[c, d]
-        value = -0.5 * ((mahalanobis + log_det[c]) + n_dims * _LOG_2PI)
+        value = -0.5 * ((out[c] + log_det[c]) + constant)
         out[c] = value
         best = max(best, value)
     lo, hi = 0, n_components
@@ -161,13 +167,20 @@ def em(weights, start, dens, lo, hi, swap_slot, swap_dens, swap_lo, swap_hi, eps
 
 @_jit
 def point_responsibilities(row, start, lo, hi, joint, out):
-    """gamma_c(z) = dens_c start_c / sum_c' dens_c' start_c' on the support ``lo:hi`` (numpy's order)."""
+    """gamma_c(z) = dens_c start_c / sum_c' dens_c' start_c' over every component (numpy's order).
+
+    Over all K components, not only the support ``lo:hi`` (kept in the
+    signature): outside it dens is +0.0, so the products are +0.0 and add
+    nothing to the total, and gamma is exactly 0 there (the total is > 0: the
+    row's largest density is 1 and start >= eps > 0). The fixed trip count
+    vectorises and saves the mispredicted loop exits of variable supports.
+    """
     total = 0.0
-    for c in range(lo, hi):
+    for c in range(row.shape[0]):
         value = row[c] * start[c]
         joint[c] = value
         total += value
-    for c in range(lo, hi):
+    for c in range(row.shape[0]):
         out[c] = joint[c] / total
 
 
@@ -175,19 +188,17 @@ def point_responsibilities(row, start, lo, hi, joint, out):
 def em1_from_responsibilities(resp, lo, hi, swap_slot, swap_resp, swap_lo, swap_hi, eps, acc, out):
     """One EM iteration from precomputed responsibilities, point ``swap_slot`` replaced by ``swap_resp``.
 
-    The same sums in the same order as :func:`em` with one iteration (points z = 0, 1, ...), so the same bits.
+    The same sums in the same order as :func:`em` with one iteration (points z = 0, 1, ...), so the same bits;
+    every row covers all K components (:func:`point_responsibilities`: exact +0.0 outside a point's support,
+    which leave the sums unchanged), so the loop over components has a fixed length and vectorises.
     """
     rag_size, n_components = resp.shape
     for c in range(n_components):
         acc[c] = 0.0
     for z in range(rag_size):
-        if z == swap_slot:
-            for c in range(swap_lo, swap_hi):
-                acc[c] += swap_resp[c]
-        else:
-            row = resp[z]
-            for c in range(lo[z], hi[z]):
-                acc[c] += row[c]
+        row = swap_resp if z == swap_slot else resp[z]
+        for c in range(n_components):
+            acc[c] += row[c]
     for c in range(n_components):
         acc[c] = acc[c] / rag_size
     clip_renormalise(acc, eps, out)
@@ -195,7 +206,7 @@ def em1_from_responsibilities(resp, lo, hi, swap_slot, swap_resp, swap_lo, swap_
 
 @_jit
 def step_replicate(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest, neighbours, degree, mode, p, k,
-                   means, variances, std, log_det, eps, n_em, policy, time):
+                   means, means_t, variances_t, std, log_det, eps, n_em, policy, time):
     n_agents, n_components = weights.shape
     n_dims = means.shape[1]
     start = np.empty((n_agents, n_components))
@@ -237,7 +248,7 @@ def step_replicate(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest,
             point[d] = means[c, d] + std[c, d] * normals[i, 0, d]
         # 4. The partner's database with the query in the slot the policy picks.
         slot = choose_slot(policy, rag[partner], ages[partner], point, u[4])
-        point_lo, point_hi = scaled_densities(point, means, variances, log_det, point_dens)
+        point_lo, point_hi = scaled_densities(point, means_t, variances_t, log_det, point_dens)
         partner_start = start[partner]
         if single:
             point_responsibilities(point_dens, partner_start, point_lo, point_hi, joint, point_resp)
@@ -260,7 +271,7 @@ def step_replicate(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest,
         slot = choose_slot(policy, rag[i], ages[i], answer, uniforms[i, 5])
         for d in range(n_dims):
             rag[i, slot, d] = answer[d]
-        lo[i, slot], hi[i, slot] = scaled_densities(answer, means, variances, log_det, dens[i, slot])
+        lo[i, slot], hi[i, slot] = scaled_densities(answer, means_t, variances_t, log_det, dens[i, slot])
         ages[i, slot] = time
         if single:
             point_responsibilities(dens[i, slot], start[i], lo[i, slot], hi[i, slot], joint, point_resp)
@@ -276,9 +287,10 @@ def step_replicate(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest,
 def step_batch(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest, neighbours, degree, mode, p, k,
                means, variances, std, log_det, eps, n_em, policy, time):
     """One step of a batch, replicate after replicate."""
+    means_t, variances_t = np.ascontiguousarray(means.T), np.ascontiguousarray(variances.T)
     for rep in range(weights.shape[0]):
         step_replicate(weights[rep], rag[rep], dens[rep], lo[rep], hi[rep], ages[rep], uniforms[rep], normals[rep],
-                       nearest[rep], neighbours, degree, mode, p, k, means, variances, std, log_det, eps,
+                       nearest[rep], neighbours, degree, mode, p, k, means, means_t, variances_t, std, log_det, eps,
                        n_em, policy, time)
 
 
@@ -286,7 +298,8 @@ def step_batch(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest, nei
 def step_batch_parallel(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest, neighbours, degree, mode, p,
                         k, means, variances, std, log_det, eps, n_em, policy, time):
     """:func:`step_batch` over the cores (replicates are independent: same bits)."""
+    means_t, variances_t = np.ascontiguousarray(means.T), np.ascontiguousarray(variances.T)
     for rep in numba.prange(weights.shape[0]):
         step_replicate(weights[rep], rag[rep], dens[rep], lo[rep], hi[rep], ages[rep], uniforms[rep], normals[rep],
-                       nearest[rep], neighbours, degree, mode, p, k, means, variances, std, log_det, eps,
+                       nearest[rep], neighbours, degree, mode, p, k, means, means_t, variances_t, std, log_det, eps,
                        n_em, policy, time)

@@ -9,7 +9,6 @@ from scipy.spatial.distance import cdist
 from igmm.llm import embed as embed_module
 from igmm.llm.embed import (
     EMBED_INSTALL_HINT,
-    _cmds,
     answer_distances,
     cmds_coordinates,
     default_perspective_steps,
@@ -49,12 +48,6 @@ def test_answer_distances_embed_each_text_once_and_are_zero_for_equal_answers():
     distances = answer_distances(texts, counting)
     assert distances.shape == (2, 3, 3) and calls == [3]
     assert distances[0, 0, 1] == 0.0 and distances[0, 0, 2] > 0.0
-
-
-def test_cmds_recovers_a_planar_configuration_up_to_rotation():
-    points = np.random.default_rng(1).normal(size=(10, 2))
-    coordinates = _cmds(cdist(points, points), n_dims=2)
-    assert np.allclose(cdist(coordinates, coordinates), cdist(points, points))
 
 
 def test_consecutive_configurations_are_aligned():

@@ -41,3 +41,25 @@ def test_bad_input_names_the_problem():
         cmds(np.zeros((3, 4)))
     with pytest.raises(ValueError, match="n_dims: 5"):
         cmds(np.zeros((3, 3)), n_dims=5)
+
+
+def test_aligned_cmds_rotates_each_frame_onto_the_previous():
+    from scipy.spatial.distance import cdist
+
+    from igmm.metrics import aligned_cmds
+
+    rng = np.random.default_rng(5)
+    # Points on a circle: the two CMDS eigenvalues are nearly equal, so plain CMDS
+    # picks its axes almost arbitrarily from frame to frame.
+    angles = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    points = np.stack([np.cos(angles), np.sin(angles)], axis=-1)
+    frames = [points + rng.normal(scale=0.01, size=points.shape) for _ in range(4)]
+    distances = np.stack([cdist(frame, frame) for frame in frames])
+    plain, aligned = cmds(distances), aligned_cmds(distances)
+    for index in range(1, 4):
+        # Alignment is an orthogonal map: distances within a frame are unchanged ...
+        np.testing.assert_allclose(cdist(aligned[index], aligned[index]), cdist(plain[index], plain[index]), atol=1e-10)
+        # ... and it brings each frame close to the one before.
+        gap = np.abs(aligned[index] - aligned[index - 1]).max()
+        assert gap < 0.05
+        assert gap <= np.abs(plain[index] - aligned[index - 1]).max() + 1e-12

@@ -173,27 +173,6 @@ def answer_distances(texts: np.ndarray, embed: Embedder) -> np.ndarray:
     return pairwise_distances(vectors)
 
 
-def _cmds(distances: np.ndarray, n_dims: int = 2) -> np.ndarray:
-    """Classical MDS (private stand-in until ``igmm.metrics.cmds`` exists).
-
-    Parameters
-    ----------
-    distances : ndarray of float, shape (n, n)
-
-    Returns
-    -------
-    ndarray of float64, shape (n, n_dims)
-    """
-    squared = np.asarray(distances, dtype=np.float64) ** 2
-    n = squared.shape[0]
-    centring = np.eye(n) - np.full((n, n), 1.0 / n)
-    gram = -0.5 * centring @ squared @ centring
-    eigenvalues, eigenvectors = np.linalg.eigh(gram)
-    order = np.argsort(eigenvalues)[::-1][:n_dims]
-    # Negative eigenvalues (non-Euclidean noise) carry no coordinates.
-    return eigenvectors[:, order] * np.sqrt(np.clip(eigenvalues[order], 0.0, None))
-
-
 def cmds_coordinates(distances: np.ndarray, n_dims: int = 2) -> np.ndarray:
     """CMDS coordinates of every agent, one configuration per round, aligned to the previous one.
 
@@ -210,17 +189,9 @@ def cmds_coordinates(distances: np.ndarray, n_dims: int = 2) -> np.ndarray:
     -------
     ndarray of float64, shape (n_rounds, n_agents, n_dims)
     """
-    from scipy.linalg import orthogonal_procrustes
+    from igmm.metrics import aligned_cmds
 
-    try:
-        from igmm.metrics.cmds import cmds
-    except ImportError:
-        cmds = _cmds
-    coordinates = np.stack([np.asarray(cmds(d, n_dims=n_dims), dtype=np.float64) for d in distances])
-    for index in range(1, len(coordinates)):
-        rotation, _ = orthogonal_procrustes(coordinates[index], coordinates[index - 1])
-        coordinates[index] = coordinates[index] @ rotation
-    return coordinates
+    return aligned_cmds(distances, n_dims=n_dims)
 
 
 def flower_colours() -> np.ndarray:

@@ -6,7 +6,7 @@ e.g. a mixture component or a flower index). Nothing here knows which system
 produced the trajectory.
 """
 
-from igmm.metrics.cmds import cmds
+from igmm.metrics.cmds import aligned_cmds, cmds
 from igmm.metrics.patterns import PATTERN_NAMES, classify_patterns, pattern_shares
 from igmm.metrics.polarization import first_hitting_time, is_polarized, max_polarized_silos
 from igmm.metrics.silos import (
@@ -21,6 +21,7 @@ from igmm.metrics.silos import (
 __all__ = [
     "PATTERN_NAMES",
     "classify_patterns",
+    "aligned_cmds",
     "cmds",
     "pattern_shares",
     "ConsensusTime",

@@ -61,3 +61,28 @@ def _axis_signs(vectors: np.ndarray) -> np.ndarray:
     """+1 or -1 per column so the largest-magnitude entry of each column is positive; shape (..., 1, n_dims)."""
     largest = np.take_along_axis(vectors, np.argmax(np.abs(vectors), axis=-2)[..., None, :], axis=-2)
     return np.where(largest < 0, -1.0, 1.0)
+
+
+def aligned_cmds(distances: np.ndarray, n_dims: int = 2) -> np.ndarray:
+    """CMDS of a sequence of distance matrices, each frame aligned to the one before.
+
+    CMDS fixes a configuration only up to rotation and reflection, so each
+    frame is rotated onto the previous one (orthogonal Procrustes) to keep a
+    row of panels comparable.
+
+    Parameters
+    ----------
+    distances : ndarray of float, shape (n_frames, n, n)
+    n_dims : int
+
+    Returns
+    -------
+    ndarray of float64, shape (n_frames, n, n_dims)
+    """
+    from scipy.linalg import orthogonal_procrustes
+
+    coordinates = cmds(distances, n_dims=n_dims)
+    for index in range(1, len(coordinates)):
+        rotation, _ = orthogonal_procrustes(coordinates[index], coordinates[index - 1])
+        coordinates[index] = coordinates[index] @ rotation
+    return coordinates

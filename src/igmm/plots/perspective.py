@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from igmm.dynamics import weight_distances  # noqa: E402
-from igmm.metrics import cmds  # noqa: E402
+from igmm.metrics import aligned_cmds  # noqa: E402
 
 
 def perspective_coordinates(weights: np.ndarray, steps: Sequence[int], n_dims: int = 2) -> np.ndarray:
@@ -32,13 +32,7 @@ def perspective_coordinates(weights: np.ndarray, steps: Sequence[int], n_dims: i
     -------
     ndarray of float64, shape (len(steps), n_agents, n_dims)
     """
-    from scipy.linalg import orthogonal_procrustes
-
-    coordinates = cmds(weight_distances(weights[list(steps)]), n_dims=n_dims)
-    for index in range(1, len(coordinates)):
-        rotation, _ = orthogonal_procrustes(coordinates[index], coordinates[index - 1])
-        coordinates[index] = coordinates[index] @ rotation
-    return coordinates
+    return aligned_cmds(weight_distances(weights[list(steps)]), n_dims=n_dims)
 
 
 def plot_perspective(weights: np.ndarray, ids: np.ndarray, steps: Sequence[int], title: str | None = None):

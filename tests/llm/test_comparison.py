@@ -4,28 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from igmm.llm.comparison import GRID_K, GRID_P, cell_table, km_median, run_comparison, summarise, two_large_silos
+from igmm.llm.comparison import GRID_K, GRID_P, cell_table, run_comparison, summarise, two_large_silos
 from igmm.llm.transcripts import load_transcripts
-
-
-def test_km_median_without_censoring_is_the_ordinary_median():
-    rng = np.random.default_rng(5)
-    for n_runs in (1, 4, 7, 8):
-        times = rng.integers(1, 60, size=n_runs)
-        median = km_median(times, np.ones(n_runs, bool))
-        assert median.reached and median.value == np.median(times)
-
-
-def test_km_median_with_censoring_matches_a_hand_computation():
-    # Times 1 (censored), 2, 3 (censored), 4: S(2) = 2/3, S(4) = 0, so the median is 4,
-    # where the median of the uncensored times alone would say 3.
-    median = km_median(np.array([1, 2, 3, 4]), np.array([False, True, False, True]))
-    assert median.reached and median.value == 4
-
-
-def test_km_median_is_not_reached_when_half_or_more_never_converge():
-    assert not km_median(np.array([5, 80, 80, 80]), np.array([True, False, False, False])).reached
-    assert not km_median(np.array([5, 7, 80, 80]), np.array([True, True, False, False])).reached
 
 
 def test_summary_of_a_hand_made_batch():

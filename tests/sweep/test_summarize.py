@@ -12,7 +12,7 @@ from igmm.plots.phase import phase_table, plot_phase
 from igmm.sweep import store
 from igmm.sweep.executors import SerialExecutor
 from igmm.sweep.runner import run_sweep
-from igmm.sweep.summarize import kaplan_meier_median, summarize_runs, wilson_interval
+from igmm.sweep.summarize import summarize_runs, wilson_interval
 from sweep.sweep_helpers import TINY_RUNS, tiny_spec
 
 
@@ -23,13 +23,6 @@ def test_wilson_interval_matches_hand_computed_values():
     np.testing.assert_allclose(upper[:3], [0.60322, 0.27754, 1.0], atol=1e-5)
     assert lower[1] == 0.0 and upper[2] == 1.0  # exact at the edges, no rounding residue
     assert math.isnan(lower[3]) and math.isnan(upper[3])
-
-
-def test_kaplan_meier_median_accounts_for_censoring():
-    # S(2) = 5/6, S(4) = 5/6 * 4/5 = 2/3, S(6) = 2/3 * 2/3 = 4/9 <= 1/2: median 6, not the naive 4.
-    assert kaplan_meier_median([2, 4, 4, 6, 8, 10], [True, True, False, True, False, False]) == 6.0
-    assert kaplan_meier_median([1, 2, 3, 4], [True, True, True, True]) == 2.0  # S(2) = 1/2 exactly
-    assert math.isnan(kaplan_meier_median([5, 10, 10, 10], [True, False, False, False]))  # beyond T: censored
 
 
 def test_summary_of_a_hand_made_table():
@@ -57,7 +50,7 @@ def test_summary_of_a_hand_made_table():
     assert (first["pattern_stable"], first["pattern_decaying"], first["pattern_unstable"]) == (0.5, 0.25, 0.0)
     assert first["polarization_bound"] == 5 and first["polarized_max_silos"] == 5 and first["bound_holds"]
     second = summary.loc[1]
-    assert second["t_star_median"] == 4.0 and second["p_one_silo"] == 1.0
+    assert second["t_star_median"] == 6.5 and second["p_one_silo"] == 1.0  # t* 4 and 9, both observed: their median
     assert second["polarization_bound"] == 1 and second["bound_holds"]
 
 
@@ -112,13 +105,6 @@ def test_summarize_warns_when_the_sweep_is_incomplete(tmp_path):
 
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.integers(0, 50), min_size=1, max_size=30))
-def test_kaplan_meier_median_without_censoring_is_the_lower_median(times):
-    expected = np.sort(times)[math.ceil(len(times) / 2) - 1]
-    assert kaplan_meier_median(times, [True] * len(times)) == expected
 
 
 @settings(max_examples=60, deadline=None)

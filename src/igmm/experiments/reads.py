@@ -9,6 +9,7 @@ import pandas as pd
 
 from igmm.experiments.spec import ExperimentSpec, Read
 from igmm.metrics.patterns import PATTERN_NAMES
+from igmm.metrics.survival import kaplan_meier_median
 
 #: Columns of ``reads.parquet``.
 READ_COLUMNS = ("where", "measure", "read", "ours", "se", "n_runs", "difference", "z", "text")
@@ -87,6 +88,12 @@ def _fmt(value: float, digits: int = 2) -> str:
     return "" if value is None or not np.isfinite(value) else f"{value:.{digits}f}".rstrip("0").rstrip(".")
 
 
+def _median_text(runs: pd.DataFrame) -> str:
+    """Kaplan-Meier median t*, or "> T" when half or more of the runs never reached one silo."""
+    median = kaplan_meier_median(runs["t_star"].to_numpy(), runs["converged"].to_numpy())
+    return _fmt(median, 1) if np.isfinite(median) else f"> {int(runs['t_star'].max())}"
+
+
 def variant_table(runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     """Per variant: runs, mean S(T) with SE, P(one silo at T), median t*, mean stability, pattern shares."""
     groups = runs.groupby(list(keys), sort=False) if keys else [((), runs)]
@@ -98,7 +105,7 @@ def variant_table(runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
             "runs": len(group),
             "S(T)": f"{silos:.2f} ± {_fmt(silos_se)}",
             "P(one silo)": f"{group['converged'].mean():.2f}",
-            "median t*": _fmt(float(group["t_star"].median()), 1),
+            "median t*": _median_text(group),
             "mean stability": f"{group['mean_stability'].mean():.3f}",
         }
         row |= {name: f"{np.mean(group['pattern'] == name):.2f}" for name in PATTERN_NAMES}

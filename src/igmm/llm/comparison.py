@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from igmm.llm.transcripts import TranscriptSet, load_transcripts
-from igmm.metrics import consensus_time, n_silos, silo_sizes, stability
+from igmm.metrics import consensus_time, kaplan_meier_median, n_silos, silo_sizes, stability
 
 #: The (p, k) grid of the released transcripts.
 GRID_P: tuple[float, ...] = (0.2, 0.5, 0.7)
@@ -54,58 +54,6 @@ GMM_BASE = {"n_agents": 30, "r": 5, "sigma": 0.2, "delta": 1.0, "geometry": "lin
 LARGE_SILO_SHARE = 1 / 6
 #: Silo-pattern names in table order (MODEL.md section 4, plus consensus).
 PATTERNS: tuple[str, ...] = ("consensus", "decaying", "stable", "unstable")
-
-
-@dataclass(frozen=True)
-class MedianTime:
-    """Kaplan-Meier median of t*; ``value`` is NaN when not reached (``reached`` False)."""
-
-    value: float
-    reached: bool
-
-
-def km_median(t_star: np.ndarray, converged: np.ndarray) -> MedianTime:
-    """Kaplan-Meier median of consensus times with right censoring.
-
-    Parameters
-    ----------
-    t_star : ndarray of int, shape (n_runs,)
-        Consensus time, or the horizon T for a run that did not converge.
-    converged : ndarray of bool, shape (n_runs,)
-        False marks ``t_star`` as censored.
-
-    Returns
-    -------
-    MedianTime
-        The first time where the survival estimate is <= 0.5; where it
-        equals 0.5 exactly, the midpoint to the next event time.
-
-    Examples
-    --------
-    >>> km_median(np.array([3, 5, 8, 9]), np.array([True, True, True, True])).value
-    6.5
-    >>> km_median(np.array([4, 80, 80]), np.array([True, False, False])).reached
-    False
-    """
-    t_star = np.asarray(t_star, dtype=np.float64)
-    converged = np.asarray(converged, dtype=bool)
-    at_risk = len(t_star)
-    survival = 1.0
-    event_times = np.unique(t_star[converged])
-    for index, time in enumerate(event_times):
-        # Events at `time` come before censorings at the same time (the usual convention).
-        at_risk -= np.count_nonzero(~converged & (t_star < time))
-        at_risk_now = np.count_nonzero(t_star >= time)
-        events = np.count_nonzero(converged & (t_star == time))
-        survival *= 1.0 - events / at_risk_now
-        if np.isclose(survival, 0.5):
-            if index + 1 < len(event_times):
-                return MedianTime((time + event_times[index + 1]) / 2, True)
-            # Flat at 0.5 to the end of follow-up: the median may lie beyond T.
-            return MedianTime(float("nan"), False)
-        if survival <= 0.5 + 1e-12:
-            return MedianTime(float(time), True)
-    return MedianTime(float("nan"), False)
 
 
 def _patterns(ids: np.ndarray) -> np.ndarray | None:
@@ -184,7 +132,7 @@ def summarise(ids: np.ndarray) -> dict[str, float]:
     final = n_silos(ids[:, -1, :]).astype(np.float64)
     consensus = consensus_time(ids)
     one_silo = consensus.converged.mean()
-    median = km_median(consensus.t_star, consensus.converged)
+    median = kaplan_meier_median(consensus.t_star, consensus.converged)
     summary = {
         "n_runs": n_runs,
         "n_steps": consensus.n_steps,
@@ -193,8 +141,8 @@ def summarise(ids: np.ndarray) -> dict[str, float]:
         "p_one_silo": one_silo,
         "p_one_silo_se": np.sqrt(one_silo * (1 - one_silo) / n_runs),
         "n_censored": int(consensus.censored.sum()),
-        "t_star_median": median.value,
-        "t_star_median_reached": median.reached,
+        "t_star_median": median,
+        "t_star_median_reached": not np.isnan(median),
         "mean_stability": stability(ids).mean(axis=-1).mean(),
         "switch_rate_split": switch_rate_while_split(ids),
     } | two_large_silos(ids)

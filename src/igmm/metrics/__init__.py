@@ -9,6 +9,7 @@ produced the trajectory.
 from igmm.metrics.cmds import aligned_cmds, cmds
 from igmm.metrics.patterns import PATTERN_NAMES, classify_patterns, pattern_shares
 from igmm.metrics.polarization import first_hitting_time, is_polarized, max_polarized_silos
+from igmm.metrics.survival import kaplan_meier_median
 from igmm.metrics.silos import (
     ConsensusTime,
     consensus_time,
@@ -28,6 +29,7 @@ __all__ = [
     "consensus_time",
     "first_hitting_time",
     "is_polarized",
+    "kaplan_meier_median",
     "max_polarized_silos",
     "largest_silo",
     "n_silos",

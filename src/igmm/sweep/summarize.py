@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from igmm.metrics.polarization import max_polarized_silos
+from igmm.metrics.survival import kaplan_meier_median
 from igmm.sweep import store
 
 #: Two-sided 95% normal quantile.
@@ -61,42 +62,6 @@ def wilson_interval(successes: np.ndarray, n_trials: np.ndarray, z: float = Z_95
     lower = np.where((successes == 0) & (n_trials > 0), 0.0, np.clip(centre - half_width, 0.0, 1.0))
     upper = np.where((successes == n_trials) & (n_trials > 0), 1.0, np.clip(centre + half_width, 0.0, 1.0))
     return lower, upper
-
-
-def kaplan_meier_median(times: np.ndarray, observed: np.ndarray) -> float:
-    """Median of a right-censored sample by the Kaplan-Meier estimator.
-
-    Parameters
-    ----------
-    times : array_like of float, shape (n,)
-        Event time, or censoring time where ``observed`` is false.
-    observed : array_like of bool, shape (n,)
-        True for an observed event (here: the run converged).
-
-    Returns
-    -------
-    float
-        The smallest event time t with KM survival S(t) <= 0.5; NaN when the
-        survival curve never falls to 0.5 (the median lies beyond the last
-        observation, i.e. it is censored).
-
-    Examples
-    --------
-    >>> kaplan_meier_median([3, 5, 7, 10], [True, False, False, False])
-    nan
-    >>> kaplan_meier_median([2, 4, 6, 10], [True, True, True, False])
-    4.0
-    """
-    times = np.asarray(times, dtype=float)
-    observed = np.asarray(observed, dtype=bool)
-    survival = 1.0
-    for event_time in np.unique(times[observed]):
-        at_risk = np.count_nonzero(times >= event_time)
-        events = np.count_nonzero(observed & (times == event_time))
-        survival *= 1.0 - events / at_risk
-        if survival <= 0.5 + 1e-12:  # tolerance: a product like 0.6 * 5/6 lands a rounding error above 1/2
-            return float(event_time)
-    return float("nan")
 
 
 def _point_statistics(runs: pd.DataFrame) -> pd.Series:

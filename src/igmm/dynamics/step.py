@@ -24,7 +24,7 @@ from igmm.dynamics.state import (
     StepNoise,
 )
 from igmm.model.em import em_step, scaled_densities
-from igmm.model.rag import RAG_POLICIES, write_point
+from igmm.model.rag import RAG_POLICIES, insert_point, write_point
 
 
 def sample_components(weights: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
@@ -57,18 +57,22 @@ def _gather_agents(array: np.ndarray, partners: np.ndarray) -> np.ndarray:
     return np.take(flat, rows, axis=0).reshape(array.shape)
 
 
+def _slot_and_densities(rag, ages, point, uniforms, params: ModelParams):
+    """The slot the database policy overwrites, and the new point's scaled densities."""
+    slot = RAG_POLICIES[params.rag_policy](rag, ages, point, uniforms)
+    return slot, scaled_densities(params.geometry.log_density(point))
+
+
 def _absorb_inplace(rag, dens, ages, point, uniforms, params: ModelParams, time: int) -> None:
     """Insert ``point`` with the database policy into arrays the caller owns."""
-    point_dens = scaled_densities(params.geometry.log_density(point))
-    slot = RAG_POLICIES[params.rag_policy](rag, ages, point, uniforms)
+    slot, point_dens = _slot_and_densities(rag, ages, point, uniforms, params)
     write_point(rag, dens, ages, slot, point, point_dens, time)
 
 
 def _absorb(rag, dens, ages, point, uniforms, params: ModelParams, time: int):
     """Insert ``point`` with the database policy; return new database arrays (inputs untouched)."""
-    rag, dens, ages = rag.copy(), dens.copy(), ages.copy()
-    _absorb_inplace(rag, dens, ages, point, uniforms, params, time)
-    return rag, dens, ages
+    slot, point_dens = _slot_and_densities(rag, ages, point, uniforms, params)
+    return insert_point(rag, dens, ages, slot, point, point_dens, time)
 
 
 def exchange(

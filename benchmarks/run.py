@@ -171,6 +171,7 @@ def cases(quick: bool, full: bool) -> dict[str, tuple]:
         "paper_k10": (case_paper, 10),
         "torch_backend": (case_torch,),
         "numba_backend": (case_numba, 29),
+        "numba_backend_k10": (case_numba, 10),
         **{f"scaling_n{n}": (case_scaling, n, 5 if n >= 3000 else 20) for n in SCALING_N},
         "target2_n10000_K30": (case_target, {"n_agents": 10000, "n_components": 30, "k": 10, "p": 0.0}, 1, 100,
                                big_steps),
@@ -210,11 +211,13 @@ def print_table(results: dict) -> None:
             w = r["wall_s"]
             print(f"{name:28s} {w['engine_agent_steps_per_s']:14,.0f} {w['plain_agent_steps_per_s']:12,.0f} "
                   f"{w['ratio']:7.0f} ({r['cpu_s']['ratio']:.0f})")
-    numba_case = results["cases"].get("numba_backend")
-    if numba_case:
+    for case_name, label in (("numba_backend", "complete"), ("numba_backend_k10", "k=10")):
+        numba_case = results["cases"].get(case_name)
+        if not numba_case:
+            continue
         rates, ratios = numba_case["agent_steps_per_s"], numba_case["ratio_wall_s"]
-        for name in ("numba", "numba_parallel"):
-            print(f"{name + ' (complete)':28s} {rates[name]['wall_s']:14,.0f} {rates['plain']['wall_s']:12,.0f} "
+        for name in ("numba", "numba_parallel", "numpy"):
+            print(f"{name + ' (' + label + ')':28s} {rates[name]['wall_s']:14,.0f} {rates['plain']['wall_s']:12,.0f} "
                   f"{ratios[name]:7.0f} ({numba_case['ratio_cpu_s'][name]:.0f})")
         print(f"{'':28s} numba first call (compile or cache load): "
               + ", ".join(f"{k} {v:.1f} s" for k, v in numba_case["compile_or_cache_load_s"].items()))

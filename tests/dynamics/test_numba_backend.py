@@ -97,7 +97,7 @@ def test_numba_follows_numpy_draw_for_draw_over_a_run():
     assert np.mean(runs["numpy"].ids == runs["numba"].ids) > 0.99
 
 
-@pytest.mark.parametrize("values", [{"p": 0.0, "k": 5}, {"p": 0.4}])
+@pytest.mark.parametrize("values", [{"p": 0.0, "k": 5}, {"p": 0.4, "k": 10}, {"p": 0.4}])
 def test_numba_and_numpy_agree_in_distribution(values):
     # Independent seeds on the two sides: mean number of silos S(T) within 4 standard errors.
     params = _params({"n_agents": 30} | values)
@@ -165,3 +165,54 @@ def test_numba_sampler_and_densities_match_numpy_bits():
             lo, hi = scaled_densities(np.ascontiguousarray(point), means_t, variances_t, geometry._log_det, out)
             assert np.all(row[:lo] == 0.0) and np.all(row[hi:] == 0.0)
             np.testing.assert_allclose(out, row, rtol=1e-12, atol=1e-315)  # exp and sum order: ulps
+
+
+def _tie_heavy_weights(rng, n_reps, n_agents, n_components):
+    """Weights that are multiples of 1/5 (as with separated components), with exact duplicates and permutations."""
+    counts = rng.multinomial(5, np.full(n_components, 1 / n_components), size=(n_reps, n_agents)).astype(float)
+    weights = counts / 5.0
+    weights[:, 1::3] = weights[:, 0:1]  # exact duplicates of agent 0
+    return weights
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_compiled_k_nearest_gives_the_numpy_indices(parallel):
+    """Same indices as igmm.dynamics.partners.k_nearest, ties included (same distances, same rule)."""
+    from igmm.backends import _numba_kernels
+    from igmm.dynamics.partners import k_nearest
+
+    search = _numba_kernels.k_nearest_parallel if parallel else _numba_kernels.k_nearest
+    from igmm.dynamics.partners import weight_distances
+
+    rng = np.random.default_rng(11)
+    trials_with_ties = 0
+    for trial in range(40):
+        n_agents, n_components = int(rng.integers(2, 45)), int(rng.integers(1, 40))
+        k = int(rng.integers(1, n_agents))
+        if trial % 2:
+            weights = _tie_heavy_weights(rng, 3, n_agents, n_components)
+        else:
+            weights = rng.dirichlet(np.full(n_components, 0.3), size=(3, n_agents))
+        got = np.full((3, n_agents, k), -1, dtype=np.int64)
+        search(weights, k, got)
+        expected = k_nearest(weights, k)
+        np.testing.assert_array_equal(got, expected, err_msg=f"trial {trial}: n={n_agents} K={n_components} k={k}")
+        first, second = np.triu_indices(n_agents, 1)
+        upper = weight_distances(weights)[:, first, second]
+        trials_with_ties += any(len(np.unique(row)) < len(row) for row in upper)
+    assert trials_with_ties >= 15  # the tie rule was exercised, not only distinct distances
+
+
+def test_numba_stepper_uses_the_compiled_search_with_numpy_ties():
+    """The stepper's partner table at k < n - 1 is the numpy search's, on a tie-heavy state."""
+    from igmm.dynamics.partners import k_nearest
+
+    params = _params({"n_agents": 30, "p": 0.2, "k": 6})
+    state, _ = _seeded_state(params, 4, seed=2)
+    weights = _tie_heavy_weights(np.random.default_rng(5), 4, 30, 30)
+    state = dataclasses.replace(state, weights=weights)
+    stepper = NumbaStepper(state, params)
+    np.testing.assert_array_equal(stepper.nearest(), k_nearest(weights, 6))
+    # exact duplicates tie at distance 0: each agent's nearest are its duplicates, lowest index first
+    duplicates = np.arange(1, 30, 3)
+    assert np.all(stepper.nearest()[:, 0, :6] == duplicates[:6])

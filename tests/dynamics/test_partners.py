@@ -68,3 +68,18 @@ def test_static_network_lists_and_isolated_agents():
     partners = choose_partners(np.zeros((2, 3, 2)), k=1, p=0.0, mirror_uniforms=np.ones((2, 3)),
                                partner_uniforms=uniforms, neighbours=neighbours)
     np.testing.assert_array_equal(partners, [[1, 0, 2], [2, 0, 2]])
+
+
+def test_weight_distances_sum_the_components_in_order():
+    """The documented order (component 0, 1, ...) that the compiled search of the numba backend repeats bit for bit."""
+    rng = np.random.default_rng(8)
+    weights = rng.dirichlet(np.full(23, 0.2), size=(2, 9))
+    expected = np.zeros((2, 9, 9))
+    for i in range(9):
+        for j in range(9):
+            squared = 0.0
+            for c in range(23):
+                diff = weights[:, i, c] - weights[:, j, c]
+                squared = squared + diff * diff
+            expected[:, i, j] = np.sqrt(squared)
+    np.testing.assert_array_equal(weight_distances(weights), expected)

@@ -3,17 +3,22 @@
 Same random draws as the numpy engine (each replicate's numbers come from its
 own numpy Generator, in the same chunks; the kernel reads the columns of
 :class:`igmm.dynamics.state.StepNoise` exactly as :func:`igmm.dynamics.fast.paper_step_inplace`
-does), and the same arithmetic in the same order: every sum over components
-or points runs sequentially, as numpy's reductions over a non-contiguous axis
-do in the agents-last layout. Only ``exp`` may round differently in the last
-bit (libm against numpy's vectorised exp), so trajectories agree with numpy
-step by step to ~1e-15 and, after rare draw flips, in distribution.
+does) and the same formulas. The kernels are compiled with limited fastmath
+(:data:`igmm.backends._numba_kernels.FASTMATH`: sums may be reassociated and
+vectorised, divisions by a common total become multiplications, multiply-adds
+fuse) and their own branch-free ``exp`` (within 1 ulp of numpy's), so one step
+agrees with numpy's to ~1e-15 and, after rare draw flips, runs agree in
+distribution (tested both ways).
 
 Supported: diagonal (isotropic or per-dimension) covariances of any dimension,
 the "farthest", "oldest" and "random" database policies, any number of EM
-iterations, the complete graph (k = n - 1), the dynamic k-nearest graph (the
-exact numpy search, :func:`igmm.dynamics.partners.k_nearest`, on the host: same
-tie rule) and static networks. Full covariances raise ``ValueError``.
+iterations, the complete graph (k = n - 1), the dynamic k-nearest graph and
+static networks. The k-nearest search is compiled too for populations up to
+:data:`igmm.dynamics.partners.DENSE_MAX_AGENTS` agents and gives exactly the
+numpy search's indices: both sum the squared differences in component order
+(:func:`igmm.dynamics.partners.pair_distances`) without fastmath, so every
+distance, and hence every tie, is the same; larger populations use numpy's
+grouped search. Full covariances raise ``ValueError``.
 
 Each replicate is computed from its own state and draws only, so a batch
 gives the same bits as its replicates run one by one; ``parallel=True``
@@ -25,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from igmm.dynamics.partners import k_nearest
+from igmm.dynamics.partners import DENSE_MAX_AGENTS, k_nearest
 from igmm.dynamics.state import ModelParams, PopulationState, StepNoise
 
 _POLICIES = {"farthest": 0, "oldest": 1, "random": 2}
@@ -42,11 +47,13 @@ def _numba():
 
 
 def _kernels(parallel: bool):
-    """The compiled batch step (serial, or over the replicates in parallel)."""
+    """The compiled batch step and dense k-nearest search (serial, or over the replicates in parallel)."""
     _numba()
-    from igmm.backends import _numba_kernels
+    from igmm.backends import _numba_kernels as kernels
 
-    return _numba_kernels.step_batch_parallel if parallel else _numba_kernels.step_batch
+    if parallel:
+        return kernels.step_batch_parallel, kernels.k_nearest_parallel
+    return kernels.step_batch, kernels.k_nearest
 
 
 class NumbaStepper:
@@ -67,7 +74,7 @@ class NumbaStepper:
         if params.rag_policy not in _POLICIES:
             raise ValueError(f"backend numba: rag_policy {params.rag_policy!r} is not supported")
         self.params = params
-        self.kernel = _kernels(parallel)
+        self.kernel, self.nearest_kernel = _kernels(parallel)
         self.weights = np.ascontiguousarray(state.weights, dtype=np.float64).copy()
         self.rag = np.ascontiguousarray(state.rag, dtype=np.float64).copy()
         self.dens = np.ascontiguousarray(state.rag_dens, dtype=np.float64).copy()
@@ -116,7 +123,12 @@ class NumbaStepper:
         if self.mode != _NEAREST:
             return None
         if self._nearest is None:
-            self._nearest = np.ascontiguousarray(k_nearest(self.weights, self.params.k), dtype=np.int64)
+            k = self.params.k
+            if self.n_agents <= DENSE_MAX_AGENTS:  # compiled dense search: same indices as numpy's
+                self._nearest = np.empty((self.n_reps, self.n_agents, k), dtype=np.int64)
+                self.nearest_kernel(self.weights, k, self._nearest)
+            else:  # the grouped search over distinct weight vectors (numpy) scales better
+                self._nearest = np.ascontiguousarray(k_nearest(self.weights, k), dtype=np.int64)
         return self._nearest
 
     def polarization_flags(self) -> np.ndarray:

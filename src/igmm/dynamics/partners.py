@@ -22,12 +22,35 @@ def weight_distances(weights: np.ndarray) -> np.ndarray:
     # Only pairs i < j are computed, then mirrored: (w_j - w_i)^2 has the same bits as (w_i - w_j)^2.
     n_agents = weights.shape[-2]
     first, second = np.triu_indices(n_agents, 1)
-    diff = weights[..., first, :] - weights[..., second, :]
-    upper = np.sqrt(np.einsum("...k,...k->...", diff, diff))
+    upper = pair_distances(np.moveaxis(weights, -1, 0), first, second)
     distances = np.zeros(weights.shape[:-1] + (n_agents,))
     distances[..., first, second] = upper
     distances[..., second, first] = upper
     return distances
+
+
+def pair_distances(columns: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Euclidean distances between agents ``first`` and ``second``, summed one component at a time.
+
+    Parameters
+    ----------
+    columns : ndarray of float64, shape (n_components, ..., n_agents)
+        The weights with the component axis first (a view is enough).
+    first, second : ndarray of int, shape (n_pairs,)
+
+    Returns
+    -------
+    ndarray of float64, shape (..., n_pairs)
+        ``sqrt(sum_k (w_first,k - w_second,k)^2)``, the sum taken in component
+        order. A fixed, documented order (not einsum's, which depends on the
+        SIMD path) lets the compiled search of the numba backend round every
+        distance identically, so both keep the same ties.
+    """
+    squared = np.zeros(columns.shape[1:-1] + (len(first),))
+    for column in columns:
+        diff = column[..., first] - column[..., second]
+        squared += diff * diff
+    return np.sqrt(squared)
 
 
 def nearest_neighbours(distances: np.ndarray, k: int) -> np.ndarray:
@@ -217,8 +240,7 @@ def _pair_distances(distinct: np.ndarray, first: np.ndarray, second: np.ndarray)
     out = np.empty(len(first))
     step = max(1, _CHUNK_ELEMENTS // n_components)
     for start in range(0, len(first), step):
-        diff = distinct[first[start:start + step]] - distinct[second[start:start + step]]
-        out[start:start + step] = np.sqrt(np.einsum("...k,...k->...", diff, diff))
+        out[start:start + step] = pair_distances(distinct.T, first[start:start + step], second[start:start + step])
     return out
 
 

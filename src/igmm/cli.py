@@ -59,7 +59,7 @@ def run(
         None, "--network", help="static network, e.g. 'ring:degree=4', 'watts-strogatz:degree=4,rewire=0.1', "
         "'erdos-renyi:edge_prob=0.2', 'sbm:blocks=15+15,p_in=0.5,p_out=0.02', 'edge-list:path=g.txt' [k-nearest]"
     ),
-    backend: Optional[str] = typer.Option(None, "--backend", help="numpy | torch (CUDA when available) | numba (compiled CPU) [numpy]"),
+    backend: Optional[str] = typer.Option(None, "--backend", help="numpy | torch (CUDA when available) | numba (compiled CPU) | numba-parallel (replicates over all cores) [numpy]"),
     replicates: int = typer.Option(1, "--replicates", help="number of replicates"),
     seed: int = typer.Option(0, "--seed", help="root seed (replicate i: SeedSequence(seed).spawn(n)[i])"),
     out: Path = typer.Option(Path("results/run"), "--out", help="output folder"),

@@ -64,9 +64,9 @@ class SimulationConfig(BaseModel):
     network: NetworkConfig | None = Field(
         None, description="static network instead of the dynamic k-nearest graph (igmm.networks)"
     )
-    backend: Literal["numpy", "torch", "numba"] = Field(
+    backend: Literal["numpy", "torch", "numba", "numba-parallel"] = Field(
         "numpy", description="compute backend of the paper dynamics (torch: CUDA when available, else CPU; "
-        "numba: compiled CPU loop, diagonal covariances)"
+        "numba: compiled CPU loop, diagonal covariances; numba-parallel: the same over all cores)"
     )
 
     @model_validator(mode="after")
@@ -96,8 +96,8 @@ class SimulationConfig(BaseModel):
             build_neighbours(self.network, n_agents, seed=0)  # raises ValueError naming the bad network value
         if self.backend != "numpy" and self.dynamics != "paper":
             raise ValueError(f"backend: {self.backend!r} is only available for dynamics 'paper' (got '{self.dynamics}')")
-        if self.backend == "numba" and self.geometry == "custom" and np.ndim(self.covariances) == 3:
-            raise ValueError("backend: 'numba' supports diagonal covariances only (got full covariance matrices)")
+        if self.backend.startswith("numba") and self.geometry == "custom" and np.ndim(self.covariances) == 3:
+            raise ValueError(f"backend: '{self.backend}' supports diagonal covariances only (got full covariance matrices)")
         return self
 
     @property

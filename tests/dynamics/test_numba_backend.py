@@ -216,3 +216,37 @@ def test_numba_stepper_uses_the_compiled_search_with_numpy_ties():
     # exact duplicates tie at distance 0: each agent's nearest are its duplicates, lowest index first
     duplicates = np.arange(1, 30, 3)
     assert np.all(stepper.nearest()[:, 0, :6] == duplicates[:6])
+
+
+def test_numba_keeps_exact_responsibilities_of_one_component_points():
+    """A point whose density is non-zero under one component only has responsibility exactly 1 (no x * (1/x)),
+    so agents that absorbed the same points keep bitwise-equal weights, as in exact arithmetic."""
+    from igmm.backends._numba_kernels import FASTMATH, point_responsibilities
+
+    assert "arcp" not in FASTMATH and "nnan" not in FASTMATH
+    rng = np.random.default_rng(6)
+    joint, out = np.empty(30), np.empty(30)
+    for _ in range(2000):
+        row = np.zeros(30)
+        component = rng.integers(30)
+        row[component] = 1.0
+        point_responsibilities(row, rng.dirichlet(np.ones(30)), component, component + 1, joint, out)
+        assert out[component] == 1.0 and np.count_nonzero(out) == 1
+
+
+def test_cli_numba_parallel_gives_the_numba_ids(tmp_path):
+    """`igmm run --backend numba-parallel` end to end: the same IDs as `--backend numba` (same bits per replicate)."""
+    from typer.testing import CliRunner
+
+    from igmm.cli import app
+
+    ids = {}
+    for backend in ("numba", "numba-parallel"):
+        out = tmp_path / backend
+        result = CliRunner().invoke(app, ["run", "--p", "0.3", "--k", "6", "--T", "25", "--replicates", "5",
+                                          "--seed", "9", "--backend", backend, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        ids[backend] = np.load(out / "ids.npz")["ids"]
+    assert ids["numba"].shape == (5, 26, 30)
+    np.testing.assert_array_equal(ids["numba-parallel"], ids["numba"])
+    assert stepper_for("numba-parallel") is ParallelNumbaStepper

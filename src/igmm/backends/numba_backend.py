@@ -5,8 +5,9 @@ own numpy Generator, in the same chunks; the kernel reads the columns of
 :class:`igmm.dynamics.state.StepNoise` exactly as :func:`igmm.dynamics.fast.paper_step_inplace`
 does) and the same formulas. The kernels are compiled with limited fastmath
 (:data:`igmm.backends._numba_kernels.FASTMATH`: sums may be reassociated and
-vectorised, divisions by a common total become multiplications, multiply-adds
-fuse) and their own branch-free ``exp`` (within 1 ulp of numpy's), so one step
+vectorised, multiply-adds fuse; divisions stay divisions, so exact
+responsibilities of 1 and the ties they make are kept) and their own
+branch-free ``exp`` (within 1 ulp of numpy's), so one step
 agrees with numpy's to ~1e-15 and, after rare draw flips, runs agree in
 distribution (tested both ways).
 

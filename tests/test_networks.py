@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
+import networkx as nx
+
+from igmm.api import simulate
 from igmm.config import ConfigError, make_config
-from igmm.networks import NetworkConfig, build_neighbours, network_seed, parse_network_option
-from igmm.simulate import simulate
+from igmm.networks import build_neighbours, network_seed, parse_network_option
 
 
 def _edges(neighbours):
@@ -18,19 +20,19 @@ def _is_symmetric(neighbours):
 
 
 def test_ring_lattice_has_the_given_degree():
-    neighbours = build_neighbours(NetworkConfig(kind="ring", degree=4), 30)
+    neighbours = build_neighbours("ring", 30, degree=4)
     assert neighbours.shape == (30, 4)
     assert (neighbours >= 0).all() and _is_symmetric(neighbours)
     assert sorted(neighbours[0]) == [1, 2, 28, 29]
 
 
-@pytest.mark.parametrize("config", [
-    NetworkConfig(kind="erdos-renyi", edge_prob=0.2),
-    NetworkConfig(kind="watts-strogatz", degree=4, rewire=0.3),
-    NetworkConfig(kind="sbm", blocks=[15, 15], p_in=0.5, p_out=0.05),
+@pytest.mark.parametrize("kind, options", [
+    ("erdos-renyi", {"edge_prob": 0.2}),
+    ("watts-strogatz", {"degree": 4, "rewire": 0.3}),
+    ("sbm", {"blocks": [15, 15], "p_in": 0.5, "p_out": 0.05}),
 ])
-def test_random_graphs_are_symmetric_padded_and_deterministic_by_seed(config):
-    first, again, other = (build_neighbours(config, 30, seed=s) for s in (1, 1, 2))
+def test_random_graphs_are_symmetric_padded_and_deterministic_by_seed(kind, options):
+    first, again, other = (build_neighbours(kind, 30, seed=s, **options) for s in (1, 1, 2))
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
     assert _is_symmetric(first)
@@ -41,7 +43,7 @@ def test_random_graphs_are_symmetric_padded_and_deterministic_by_seed(config):
 
 
 def test_sbm_has_denser_blocks():
-    neighbours = build_neighbours(NetworkConfig(kind="sbm", blocks=[15, 15], p_in=0.6, p_out=0.02), 30, seed=3)
+    neighbours = build_neighbours("sbm", 30, seed=3, blocks=[15, 15], p_in=0.6, p_out=0.02)
     inside = sum((i < 15) == (j < 15) for i, j in _edges(neighbours))
     assert inside > 5 * (len(_edges(neighbours)) - inside)
 
@@ -49,30 +51,81 @@ def test_sbm_has_denser_blocks():
 def test_edge_list_file(tmp_path):
     path = tmp_path / "g.txt"
     path.write_text("0 1\n1 2\n")
-    neighbours = build_neighbours(NetworkConfig(kind="edge-list", path=str(path)), 4)
+    neighbours = build_neighbours("edge-list", 4, path=str(path))
     assert neighbours.tolist() == [[1, -1], [0, 2], [1, -1], [-1, -1]]
     path.write_text("0 9\n")
-    with pytest.raises(ValueError, match="agent 9 .* 0 .. 3"):
-        build_neighbours(NetworkConfig(kind="edge-list", path=str(path)), 4)
+    with pytest.raises(ValueError, match="agent 9 is not allowed: agents are 0 .. 3"):
+        build_neighbours("edge-list", 4, path=str(path))
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("", "holds no edge"),
+    ("# only a comment\n", "holds no edge"),
+    ("0 0\n1 1\n", "holds no edge between two different agents"),
+    ("a b\n", "line 1: 'a' is not allowed: agents are whole numbers"),
+    ("0 1\n1\n", "line 2: expected two agent numbers"),
+    ("0 -1\n", "'-1' is not allowed"),
+    ("0 1.5\n", "'1.5' is not allowed"),
+])
+def test_unusable_edge_lists_are_refused_before_any_work(tmp_path, text, fragment):
+    path = tmp_path / "g.txt"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        make_config(n_agents=4, network={"kind": "edge-list", "path": str(path)})
+    assert any(fragment in line and "g.txt" in line for line in error.value.lines), error.value.lines
+
+
+def test_binary_edge_list_is_refused(tmp_path):
+    path = tmp_path / "g.bin"
+    path.write_bytes(bytes(range(256)))
+    with pytest.raises(ConfigError, match="not a UTF-8 text file"):
+        make_config(n_agents=4, network={"kind": "edge-list", "path": str(path)})
+
+
+def test_a_networkx_graph_passed_from_python_runs_and_its_output_folder_reproduces_it(tmp_path):
+    from igmm.api import write_result
+    from typer.testing import CliRunner
+
+    from igmm.cli import app
+
+    graph = nx.star_graph(11)  # agent 0 linked to 1..11
+    result = simulate({"n_agents": 12, "T": 20, "p": 0.0, "network": {"kind": "graph", "graph": graph}},
+                      replicates=2, seed=3)
+    write_result(result, tmp_path / "a", figures=False)
+    assert (tmp_path / "a" / "network.edgelist").is_file()
+    again = CliRunner().invoke(app, ["run", "--config", str(tmp_path / "a" / "config.yaml"), "--out", str(tmp_path / "b")])
+    assert again.exit_code == 0, again.output
+    np.testing.assert_array_equal(np.load(tmp_path / "b" / "ids.npz")["ids"], result.ids)
+    with pytest.raises(ConfigError, match="its nodes must be the agents 0 .. 11"):
+        make_config(n_agents=12, network={"kind": "graph", "graph": nx.path_graph(5)})
+    with pytest.raises(ConfigError, match="give a networkx Graph"):
+        make_config(n_agents=12, network={"kind": "graph", "graph": [[0, 1]]})
 
 
 def test_config_errors_name_the_bad_value():
-    with pytest.raises(ConfigError, match="needs edge_prob"):
+    with pytest.raises(ConfigError, match="option 'edge_prob' is missing"):
         make_config(network={"kind": "erdos-renyi"})
+    with pytest.raises(ConfigError, match=r"network: option 'colour' is not known \(for ring\); allowed: degree"):
+        make_config(network={"kind": "ring", "degree": 2, "colour": "red"})
     with pytest.raises(ConfigError, match="sum to 20; must sum to n_agents = 30"):
         make_config(network={"kind": "sbm", "blocks": [10, 10], "p_in": 0.5, "p_out": 0.1})
     with pytest.raises(ConfigError, match="degree: 3 is not allowed: must be even"):
         make_config(network={"kind": "ring", "degree": 3})
-    with pytest.raises(ConfigError, match="network.kind"):
+    with pytest.raises(ConfigError, match="'lattice' is not a known network"):
         make_config(network={"kind": "lattice", "degree": 2})
+    with pytest.raises(ConfigError, match="network.degree: True is not allowed"):
+        make_config(network={"kind": "ring", "degree": True})
 
 
 def test_simulation_stores_a_seed_derived_from_the_root_seed():
     config = {"T": 15, "p": 0.1, "network": {"kind": "erdos-renyi", "edge_prob": 0.3}}
+    from igmm.api import run_config_dict
+
     first, again = simulate(config, replicates=2, seed=11), simulate(config, replicates=2, seed=11)
-    assert first.config.network.seed == network_seed(11) == again.config.network.seed
+    assert run_config_dict(first.config, first.seed, 2)["network"]["seed"] == network_seed(11)
     np.testing.assert_array_equal(first.ids, again.ids)
-    assert simulate(config, replicates=1, seed=12).config.network.seed != network_seed(11)
+    other = simulate(config, replicates=1, seed=12)
+    assert run_config_dict(other.config, other.seed, 1)["network"]["seed"] != network_seed(11)
 
 
 def test_a_ring_of_degree_two_keeps_distant_opinions_apart():
@@ -87,6 +140,10 @@ def test_cli_option_parser():
         "kind": "sbm", "blocks": ["15", "15"], "p_in": "0.5", "p_out": "0.02"}
     with pytest.raises(ValueError, match="key=value"):
         parse_network_option("ring:4")
+    with pytest.raises(ValueError, match="start with a name"):
+        parse_network_option("")
+    with pytest.raises(ValueError, match="'degree' is given twice"):
+        parse_network_option("ring:degree=2,degree=4")
 
 
 def test_igmm_run_accepts_network_and_moving_variance(tmp_path):

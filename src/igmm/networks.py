@@ -1,4 +1,4 @@
-"""Static communication networks (MODEL.md section 6), built with networkx, as padded neighbour arrays.
+"""Static communication networks, built with networkx, as padded neighbour arrays.
 
 With a static network an agent that does not mirror draws its partner
 uniformly from its network neighbours instead of from its k nearest agents
@@ -7,62 +7,29 @@ network as ``ModelParams.neighbours``: an int64 array of shape
 ``(n_agents, max_degree)``, each row the agent's neighbours in increasing
 order followed by -1 pads. An agent without neighbours can only mirror.
 
-Random graphs take an explicit integer seed; the simulation shell derives it
-from the run's root seed (:func:`network_seed`) and stores it in the config.
+Networks are registered in :data:`igmm.registry.NETWORKS`: a builder
+``(n_agents, seed, **options) -> networkx.Graph`` whose keyword-only
+parameters are the options a configuration may set, e.g.
+``network: {kind: watts-strogatz, degree: 4, rewire: 0.1}``. Random graphs
+take an explicit integer seed; the simulation shell derives it from the
+run's root seed (:func:`network_seed`) and stores it in the config.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Callable, Literal
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
-NetworkKind = Literal["ring", "erdos-renyi", "watts-strogatz", "sbm", "edge-list"]
+from igmm.registry import NETWORKS
 
+#: Largest edge-list file read (bytes): a network of a million agents with degree 20 fits easily.
+MAX_EDGE_LIST_BYTES = 2 * 1024**3
 
-class NetworkConfig(BaseModel):
-    """A static network. Which fields a kind needs is checked by the validator.
-
-    YAML example: ``network: {kind: watts-strogatz, degree: 4, rewire: 0.1}``.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: NetworkKind
-    degree: int | None = Field(None, ge=2, description="ring, watts-strogatz: each agent's degree (even)")
-    edge_prob: float | None = Field(None, ge=0.0, le=1.0, description="erdos-renyi: probability of each edge")
-    rewire: float | None = Field(None, ge=0.0, le=1.0, description="watts-strogatz: rewiring probability")
-    blocks: list[int] | None = Field(None, description="sbm: block sizes, summing to n_agents")
-    p_in: float | None = Field(None, ge=0.0, le=1.0, description="sbm: edge probability inside a block")
-    p_out: float | None = Field(None, ge=0.0, le=1.0, description="sbm: edge probability between blocks")
-    path: str | None = Field(None, description="edge-list: file of 'i j' lines, agents 0 .. n_agents - 1")
-    seed: int | None = Field(None, ge=0, description="graph seed (default: derived from the run's seed)")
-
-    @model_validator(mode="after")
-    def _check_kind_fields(self) -> "NetworkConfig":
-        missing = [name for name in REQUIRED_FIELDS[self.kind] if getattr(self, name) is None]
-        if missing:
-            raise ValueError(
-                f"network: kind {self.kind!r} needs {', '.join(missing)} "
-                f"(required for it: {', '.join(REQUIRED_FIELDS[self.kind])})"
-            )
-        if self.degree is not None and self.degree % 2:
-            raise ValueError(f"network.degree: {self.degree} is not allowed: must be even")
-        if self.blocks is not None and any(size < 1 for size in self.blocks):
-            raise ValueError(f"network.blocks: {self.blocks} is not allowed: every block needs >= 1 agent")
-        return self
-
-
-#: Fields each kind needs.
-REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
-    "ring": ("degree",),
-    "erdos-renyi": ("edge_prob",),
-    "watts-strogatz": ("degree", "rewire"),
-    "sbm": ("blocks", "p_in", "p_out"),
-    "edge-list": ("path",),
-}
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Degree = Annotated[int, Field(ge=2)]
 
 
 def network_seed(root_seed: int) -> int:
@@ -71,80 +38,145 @@ def network_seed(root_seed: int) -> int:
     return int(np.random.SeedSequence(root_seed).generate_state(1)[0])
 
 
-def _ring(config: NetworkConfig, n_agents: int, seed: int):
+def _check_degree(degree: int, n_agents: int) -> None:
+    if degree % 2:
+        raise ValueError(f"network.degree: {degree} is not allowed: must be even")
+    if degree >= n_agents:
+        raise ValueError(f"network.degree: {degree} is not allowed: must be < n_agents = {n_agents}")
+
+
+@NETWORKS.register("ring", random=False)
+def ring(n_agents: int, seed: int | None, *, degree: Degree):
+    """Ring lattice: each agent linked to its ``degree / 2`` nearest agents on each side."""
     import networkx as nx
 
-    return nx.watts_strogatz_graph(n_agents, config.degree, 0.0, seed=seed)
+    _check_degree(degree, n_agents)
+    return nx.watts_strogatz_graph(n_agents, degree, 0.0, seed=seed)
 
 
-def _erdos_renyi(config: NetworkConfig, n_agents: int, seed: int):
+@NETWORKS.register("erdos-renyi", random=True)
+def erdos_renyi(n_agents: int, seed: int | None, *, edge_prob: Probability):
+    """Erdos-Renyi G(n, p): every pair linked with probability ``edge_prob``."""
     import networkx as nx
 
-    return nx.gnp_random_graph(n_agents, config.edge_prob, seed=seed)
+    # fast_gnp_random_graph is O(n + m): the same model as gnp_random_graph, usable for sparse large graphs.
+    return nx.fast_gnp_random_graph(n_agents, edge_prob, seed=seed)
 
 
-def _watts_strogatz(config: NetworkConfig, n_agents: int, seed: int):
+@NETWORKS.register("watts-strogatz", random=True)
+def watts_strogatz(n_agents: int, seed: int | None, *, degree: Degree, rewire: Probability):
+    """Watts-Strogatz small world: a ring lattice of ``degree`` with each edge rewired with probability ``rewire``."""
     import networkx as nx
 
-    return nx.watts_strogatz_graph(n_agents, config.degree, config.rewire, seed=seed)
+    _check_degree(degree, n_agents)
+    return nx.watts_strogatz_graph(n_agents, degree, rewire, seed=seed)
 
 
-def _sbm(config: NetworkConfig, n_agents: int, seed: int):
+@NETWORKS.register("sbm", random=True)
+def sbm(n_agents: int, seed: int | None, *, blocks: list[Annotated[int, Field(ge=1)]], p_in: Probability,
+        p_out: Probability):
+    """Stochastic block model: blocks of the given sizes (summing to n_agents), edge probabilities inside and between."""
     import networkx as nx
 
-    if sum(config.blocks) != n_agents:
-        raise ValueError(f"network.blocks: sizes {config.blocks} sum to {sum(config.blocks)}; must sum to n_agents = {n_agents}")
-    n_blocks = len(config.blocks)
-    probs = np.full((n_blocks, n_blocks), config.p_out)
-    np.fill_diagonal(probs, config.p_in)
-    return nx.stochastic_block_model(config.blocks, probs.tolist(), seed=seed)
+    if sum(blocks) != n_agents:
+        raise ValueError(f"network.blocks: sizes {blocks} sum to {sum(blocks)}; must sum to n_agents = {n_agents}")
+    n_blocks = len(blocks)
+    probs = np.full((n_blocks, n_blocks), p_out)
+    np.fill_diagonal(probs, p_in)
+    return nx.stochastic_block_model(blocks, probs.tolist(), seed=seed)
 
 
-def _edge_list(config: NetworkConfig, n_agents: int, seed: int):
+@NETWORKS.register("edge-list", random=False)
+def edge_list(n_agents: int, seed: int | None, *, path: str):
+    """A text file of edges, one ``i j`` pair of agent numbers (0 .. n_agents - 1) per line; ``#`` starts a comment."""
     import networkx as nx
 
-    if not os.path.isfile(config.path):
-        raise ValueError(f"network.path: file {config.path!r} does not exist")
-    graph = nx.read_edgelist(config.path, nodetype=int, data=False)
-    bad = sorted(node for node in graph.nodes if not 0 <= node < n_agents)
-    if bad:
-        raise ValueError(f"network.path: agent {bad[0]} in {config.path!r} is not allowed: agents are 0 .. {n_agents - 1}")
+    edges = read_edge_list(path, n_agents)
+    graph = nx.Graph()
     graph.add_nodes_from(range(n_agents))
+    graph.add_edges_from(edges)
     return graph
 
 
-#: Kind -> builder of a networkx graph on nodes 0 .. n_agents - 1.
-GRAPH_BUILDERS: dict[str, Callable] = {
-    "ring": _ring,
-    "erdos-renyi": _erdos_renyi,
-    "watts-strogatz": _watts_strogatz,
-    "sbm": _sbm,
-    "edge-list": _edge_list,
-}
+@NETWORKS.register("graph", random=False)
+def from_graph(n_agents: int, seed: int | None, *, graph: Any):
+    """A networkx graph passed from Python (``network={"kind": "graph", "graph": G}``).
+
+    Its nodes must be the agents 0 .. n_agents - 1. ``igmm.api.write_result``
+    stores it as an edge list beside the results, so the output folder
+    reproduces the run.
+    """
+    import networkx as nx
+
+    if not isinstance(graph, nx.Graph):
+        raise ValueError(f"network.graph: a {type(graph).__name__} is not allowed: give a networkx Graph")
+    nodes = set(graph.nodes)
+    if nodes != set(range(n_agents)):
+        extra = sorted(map(repr, nodes - set(range(n_agents))))[:3]
+        raise ValueError(f"network.graph: its nodes must be the agents 0 .. {n_agents - 1}"
+                         + (f"; found {', '.join(extra)}" if extra else f"; it has {len(nodes)} of them"))
+    return nx.Graph(graph)  # undirected, simple: a copy the caller cannot change under the run
 
 
-def build_graph(config: NetworkConfig, n_agents: int, seed: int | None = None):
-    """The networkx graph of ``config`` on agents 0 .. n_agents - 1.
+def read_edge_list(path: str, n_agents: int) -> list[tuple[int, int]]:
+    """The edges of an edge-list file, validated: integers in range, at least one edge that is not a self-loop.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, the line and what is wrong (never the file's content beyond the bad token).
+    """
+    if not os.path.isfile(path):
+        raise ValueError(f"network.path: file {path!r} does not exist")
+    if os.path.getsize(path) > MAX_EDGE_LIST_BYTES:
+        raise ValueError(f"network.path: {path!r} is larger than {MAX_EDGE_LIST_BYTES} bytes")
+    try:
+        text = open(path, encoding="utf-8").read()
+    except UnicodeDecodeError:
+        raise ValueError(f"network.path: {path!r} is not a UTF-8 text file of 'i j' lines") from None
+    edges = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        if len(fields) < 2:
+            raise ValueError(f"network.path: {path!r} line {number}: expected two agent numbers 'i j'")
+        pair = []
+        for field in fields[:2]:
+            if not (field.isdigit() and len(field) < 19):
+                shown = field if len(field) <= 20 else field[:20] + "..."
+                raise ValueError(f"network.path: {path!r} line {number}: {shown!r} is not allowed: agents are "
+                                 f"whole numbers 0 .. {n_agents - 1}")
+            agent = int(field)
+            if agent >= n_agents:
+                raise ValueError(f"network.path: {path!r} line {number}: agent {agent} is not allowed: agents are "
+                                 f"0 .. {n_agents - 1}")
+            pair.append(agent)
+        edges.append((pair[0], pair[1]))
+    if not any(i != j for i, j in edges):
+        raise ValueError(f"network.path: {path!r} holds no edge between two different agents")
+    return edges
+
+
+def build_graph(kind: str, options: dict[str, Any], n_agents: int, seed: int | None = None):
+    """The networkx graph of a network configuration on agents 0 .. n_agents - 1, without self-loops.
 
     Parameters
     ----------
-    config : NetworkConfig
+    kind : str
+        A name of :data:`igmm.registry.NETWORKS`.
+    options : dict
+        The builder's options (already validated by the configuration).
     n_agents : int
     seed : int, optional
-        Used when ``config.seed`` is None; one of the two must be given for random kinds.
+        Required by random kinds.
     """
-    graph_seed = config.seed if config.seed is not None else seed
-    if graph_seed is None and config.kind in ("erdos-renyi", "watts-strogatz", "sbm"):
-        raise ValueError(f"network: kind {config.kind!r} is random and needs a seed")
-    if config.degree is not None and config.degree >= n_agents:
-        raise ValueError(f"network.degree: {config.degree} is not allowed: must be < n_agents = {n_agents}")
-    graph = GRAPH_BUILDERS[config.kind](config, n_agents, graph_seed)
-    graph.remove_edges_from(list(_self_loops(graph)))  # talking to oneself is mirroring, not an edge
+    entry = NETWORKS.entry(kind)
+    if seed is None and entry.meta.get("random", False):
+        raise ValueError(f"network: kind {kind!r} is random and needs a seed")
+    graph = entry.value(n_agents, seed, **options)
+    graph.remove_edges_from([(node, node) for node in graph.nodes if graph.has_edge(node, node)])
     return graph
-
-
-def _self_loops(graph):
-    return ((node, node) for node in graph.nodes if graph.has_edge(node, node))
 
 
 def padded_neighbours(graph, n_agents: int) -> np.ndarray:
@@ -154,44 +186,75 @@ def padded_neighbours(graph, n_agents: int) -> np.ndarray:
     -------
     ndarray of int64, shape (n_agents, max(1, max_degree))
         Row i: i's neighbours in increasing order, then -1.
-    """
-    lists = [sorted(graph.neighbors(agent)) for agent in range(n_agents)]
-    width = max(1, max(len(row) for row in lists))
-    neighbours = np.full((n_agents, width), -1, dtype=np.int64)
-    for agent, row in enumerate(lists):
-        neighbours[agent, : len(row)] = row
-    return neighbours
-
-
-def build_neighbours(config: NetworkConfig, n_agents: int, seed: int | None = None) -> np.ndarray:
-    """``padded_neighbours(build_graph(config, n_agents, seed), n_agents)``: what ``ModelParams.neighbours`` holds.
 
     Examples
     --------
-    >>> build_neighbours(NetworkConfig(kind="ring", degree=2), 4)
+    >>> import networkx as nx
+    >>> padded_neighbours(nx.cycle_graph(4), 4)
     array([[1, 3],
            [0, 2],
            [1, 3],
            [0, 2]])
     """
-    return padded_neighbours(build_graph(config, n_agents, seed), n_agents)
+    import scipy.sparse as sparse
+
+    import networkx as nx
+
+    adjacency = sparse.csr_matrix(nx.to_scipy_sparse_array(graph, nodelist=range(n_agents), format="csr"))
+    adjacency.sort_indices()
+    degree = np.diff(adjacency.indptr)
+    width = max(1, int(degree.max(initial=0)))
+    neighbours = np.full((n_agents, width), -1, dtype=np.int64)
+    rows = np.repeat(np.arange(n_agents), degree)
+    position = np.arange(len(adjacency.indices)) - np.repeat(adjacency.indptr[:-1], degree)
+    neighbours[rows, position] = adjacency.indices
+    return neighbours
 
 
 def parse_network_option(text: str) -> dict:
-    """The ``--network`` flag ``KIND[:key=value,...]`` as a dict for :class:`NetworkConfig`.
+    """The ``--network`` flag ``KIND[:key=value,...]`` as a dict (values still text; the config types them).
 
     SBM block sizes are joined with ``+``: ``sbm:blocks=15+15,p_in=0.5,p_out=0.02``.
+
+    Raises
+    ------
+    ValueError
+        An empty kind, an item that is not ``key=value``, or a key given twice.
 
     Examples
     --------
     >>> parse_network_option("watts-strogatz:degree=4,rewire=0.1")
     {'kind': 'watts-strogatz', 'degree': '4', 'rewire': '0.1'}
     """
+    return parse_key_values(text, "--network", lists=("blocks",))
+
+
+def parse_key_values(text: str, flag: str, lists: tuple[str, ...] = ()) -> dict:
+    """``NAME[:key=value,...]`` -> ``{"kind": NAME, key: value, ...}`` (the syntax of --network and --extension)."""
     kind, _, rest = text.partition(":")
+    if not kind.strip():
+        raise ValueError(f"{flag}: {text!r} is not allowed: start with a name, e.g. NAME:key=value")
     values: dict = {"kind": kind.strip()}
     for item in filter(None, (part.strip() for part in rest.split(","))):
         key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--network: {item!r} is not allowed: write key=value, e.g. degree=4")
-        values[key.strip()] = value.split("+") if key.strip() == "blocks" else value.strip()
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"{flag}: {item!r} is not allowed: write key=value, e.g. degree=4")
+        if key in values:
+            raise ValueError(f"{flag}: {key!r} is given twice")
+        values[key] = value.split("+") if key in lists else value.strip()
     return values
+
+
+def build_neighbours(kind: str, n_agents: int, seed: int | None = None, **options: Any) -> np.ndarray:
+    """``padded_neighbours(build_graph(kind, options, n_agents, seed), n_agents)``: what ``ModelParams.neighbours`` holds.
+
+    Examples
+    --------
+    >>> build_neighbours("ring", 4, degree=2)
+    array([[1, 3],
+           [0, 2],
+           [1, 3],
+           [0, 2]])
+    """
+    return padded_neighbours(build_graph(kind, options, n_agents, seed), n_agents)

@@ -11,7 +11,7 @@ import pytest
 import reference_model
 
 from igmm.metrics import consensus_time, n_silos
-from igmm.simulate import simulate
+from igmm.api import simulate
 
 
 N_SIGMAS = 4.0  # two-sided, per comparison: false alarm ~ 6e-5

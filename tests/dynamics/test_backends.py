@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from igmm.api import replicate_seeds
 from igmm.config import make_config
-from igmm.backends import run
+from igmm.dynamics import run
 from igmm.metrics import consensus_time, n_silos
-from igmm.simulate import replicate_seeds
 
 torch = pytest.importorskip("torch")
 
@@ -45,3 +45,12 @@ def test_torch_backend_rejects_other_dynamics_and_unknown_backends():
         _run({"dynamics": "early-draft", "T": 2, "n_agents": 5}, 1, 0, "torch")
     with pytest.raises(ValueError, match="backend"):
         _run({"T": 2, "n_agents": 5}, 1, 0, "jax")
+
+
+def test_torch_honours_stubborn_agents_and_per_agent_p():
+    values = {"n_agents": 12, "k": 4, "T": 30, "modifiers": [
+        {"kind": "stubborn", "agents": [0, 5]}, {"kind": "per-agent-p", "values": [1.0] * 6 + [0.0] * 6}]}
+    ids = _run(values, 3, seed=4, backend="torch").ids
+    np.testing.assert_array_equal(ids[:, :, [0, 5]], np.broadcast_to(ids[:, :1, [0, 5]], ids[:, :, [0, 5]].shape))
+    # p = 1 for agents 1..4: they only ever talk to themselves, so they keep their opinion too.
+    np.testing.assert_array_equal(ids[:, :, 1:5], np.broadcast_to(ids[:, :1, 1:5], ids[:, :, 1:5].shape))

@@ -5,11 +5,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from igmm.backends import run, stepper_for
+from igmm.api import replicate_seeds
 from igmm.config import make_config
-from igmm.dynamics.run import _LayoutStepper, draw_noise, initial_state
+from igmm.dynamics import make_stepper, run, stepper_factory
+from igmm.dynamics.paper import PaperStepper
 from igmm.metrics import n_silos
-from igmm.simulate import replicate_seeds
 
 numba = pytest.importorskip("numba")
 from igmm.backends.numba_backend import NumbaStepper, ParallelNumbaStepper  # noqa: E402
@@ -19,8 +19,7 @@ from igmm.backends.numba_backend import NumbaStepper, ParallelNumbaStepper  # no
 def compiled():
     """Compile (or load from the on-disk cache) the kernel once per session."""
     params = make_config({"n_agents": 4, "T": 1}).to_params()
-    rngs = [np.random.default_rng(0)]
-    run(params, rngs, 1, backend="numba")
+    run(params, [np.random.default_rng(0)], 1, backend="numba")
 
 
 def _params(values, **replace):
@@ -28,13 +27,16 @@ def _params(values, **replace):
     return dataclasses.replace(params, **replace) if replace else params
 
 
+def _rngs(n_reps, seed):
+    return [np.random.default_rng(s) for s in replicate_seeds(seed, n_reps)]
+
+
 def _seeded_state(params, n_reps, seed, warm_steps=3):
-    """A state a few numpy steps in (weights off the initial ties), and the generators after it."""
-    rngs = [np.random.default_rng(s) for s in replicate_seeds(seed, n_reps)]
-    stepper = _LayoutStepper(initial_state(params, rngs), params)
-    for noise in draw_noise(rngs, warm_steps, params.n_agents, params.geometry.n_dims):
-        stepper.step(noise)
-    return stepper.final(), rngs
+    """A state a few numpy steps in (weights off the initial ties)."""
+    stepper = PaperStepper(params, _rngs(n_reps, seed))
+    for _ in range(warm_steps):
+        stepper.step()
+    return stepper.state()
 
 
 CASES = {
@@ -57,31 +59,33 @@ CASES = {
 def test_numba_step_matches_numpy_step(name):
     values, replace = CASES[name]
     params = _params({"n_agents": 16, "rag_size": 5} | values, **replace)
-    state, rngs = _seeded_state(params, 3, seed=7)
-    reference = _LayoutStepper(state, params)
-    compiled = NumbaStepper(state, params)
-    for noise in draw_noise(rngs, 4, params.n_agents, params.geometry.n_dims):
-        reference.step(noise)
-        compiled.step(noise)
-        expected, got = reference.final(), compiled.final()
+    state = _seeded_state(params, 3, seed=7)
+    # Generators from the same seeds: both steppers draw the same numbers.
+    reference = PaperStepper(params, _rngs(3, 70), state)
+    compiled = NumbaStepper(params, _rngs(3, 70), state)
+    for _ in range(4):
+        reference.step()
+        compiled.step()
+        expected, got = reference.state(), compiled.state()
         np.testing.assert_allclose(got.weights, expected.weights, rtol=0, atol=1e-10)
         np.testing.assert_allclose(got.rag, expected.rag, rtol=0, atol=1e-10)
         np.testing.assert_allclose(got.rag_dens, expected.rag_dens, rtol=1e-12, atol=1e-300)
         np.testing.assert_array_equal(got.rag_ages, expected.rag_ages)
         np.testing.assert_array_equal(compiled.ids(), reference.ids())
-        np.testing.assert_array_equal(compiled.polarization_flags(), reference.polarization_flags())
+        expected_neighbours, got_neighbours = reference.neighbourhoods(), compiled.neighbourhoods()
+        assert (expected_neighbours is None) == (got_neighbours is None)
+        if expected_neighbours is not None:
+            np.testing.assert_array_equal(got_neighbours, expected_neighbours)
         assert got.time == expected.time
 
 
-@pytest.mark.parametrize("stepper", [NumbaStepper, ParallelNumbaStepper])
-def test_numba_batch_equals_singles_bit_for_bit(stepper):
+@pytest.mark.parametrize("backend", ["numba", "numba-parallel"])
+def test_numba_batch_equals_singles_bit_for_bit(backend):
     params = _params({"n_agents": 20, "p": 0.4, "k": 6})
     seeds = replicate_seeds(5, 4)
-    from igmm.dynamics import run as core_run
-
-    batch = core_run(params, [np.random.default_rng(s) for s in seeds], 30, backend=stepper)
+    batch = run(params, [np.random.default_rng(s) for s in seeds], 30, backend=backend)
     for i, seed in enumerate(seeds):
-        single = core_run(params, [np.random.default_rng(seed)], 30, backend=NumbaStepper)
+        single = run(params, [np.random.default_rng(seed)], 30, backend="numba")
         np.testing.assert_array_equal(batch.ids[i], single.ids[0])
         np.testing.assert_array_equal(batch.polarized[i], single.polarized[0])
         np.testing.assert_array_equal(batch.final.weights[i], single.final.weights[0])
@@ -138,13 +142,22 @@ def test_numba_backend_rejects_what_it_does_not_support():
     params = make_config(full).to_params()
     with pytest.raises(ValueError, match="full covariances"):
         run(params, [np.random.default_rng(0)], 1, backend="numba")
-    assert stepper_for("numba") is NumbaStepper
+    from igmm.registry import RAG_POLICIES
+
+    RAG_POLICIES.register("newest", lambda rag, ages, point, uniforms: np.argmax(ages, axis=-1))
+    try:
+        make_config({"rag_policy": "newest"})  # fine on numpy
+        with pytest.raises(Exception, match="not compiled"):
+            make_config({"rag_policy": "newest", "backend": "numba"})
+    finally:
+        RAG_POLICIES.unregister("newest")
+    assert stepper_factory("paper", "numba") is NumbaStepper
 
 
 def test_numba_sampler_and_densities_match_numpy_bits():
     """Kernel pieces against their numpy counterparts: CDF inversion (early exit) and scaled densities."""
     from igmm.backends._numba_kernels import sample_component, scaled_densities
-    from igmm.dynamics.step import sample_components
+    from igmm.model.em import sample_components
     from igmm.model.em import scaled_densities as numpy_scaled
 
     rng = np.random.default_rng(3)
@@ -153,11 +166,11 @@ def test_numba_sampler_and_densities_match_numpy_bits():
     uniforms = np.concatenate([[0.0, 1.0 - 1e-16], rng.uniform(size=198)])
     cdf = np.empty(30)
     got = [sample_component(w, u, cdf) for w, u in zip(weights, uniforms)]
-    np.testing.assert_array_equal(got, sample_components(weights, uniforms))
+    np.testing.assert_array_equal(got, sample_components(weights, uniforms, axis=-1))
     for values in ({"n_components": 30}, {"geometry": "simplex", "n_agents": 10, "sigma": 1.0, "delta": 4.0}):
         geometry = make_config(values).to_params().geometry
         points = geometry.sample(rng.integers(0, geometry.n_components, 50), rng.normal(size=(50, geometry.n_dims)))
-        expected = numpy_scaled(geometry.log_density(points))
+        expected = numpy_scaled(geometry.log_density(points), axis=-1)
         means_t = np.ascontiguousarray(geometry.means.T, dtype=np.float64)
         variances_t = np.ascontiguousarray(geometry.variances.T, dtype=np.float64)
         out = np.empty(geometry.n_components)
@@ -208,10 +221,10 @@ def test_numba_stepper_uses_the_compiled_search_with_numpy_ties():
     from igmm.dynamics.partners import k_nearest
 
     params = _params({"n_agents": 30, "p": 0.2, "k": 6})
-    state, _ = _seeded_state(params, 4, seed=2)
+    state = _seeded_state(params, 4, seed=2)
     weights = _tie_heavy_weights(np.random.default_rng(5), 4, 30, 30)
     state = dataclasses.replace(state, weights=weights)
-    stepper = NumbaStepper(state, params)
+    stepper = NumbaStepper(params, _rngs(4, 2), state)
     np.testing.assert_array_equal(stepper.nearest(), k_nearest(weights, 6))
     # exact duplicates tie at distance 0: each agent's nearest are its duplicates, lowest index first
     duplicates = np.arange(1, 30, 3)
@@ -249,4 +262,4 @@ def test_cli_numba_parallel_gives_the_numba_ids(tmp_path):
         ids[backend] = np.load(out / "ids.npz")["ids"]
     assert ids["numba"].shape == (5, 26, 30)
     np.testing.assert_array_equal(ids["numba-parallel"], ids["numba"])
-    assert stepper_for("numba-parallel") is ParallelNumbaStepper
+    assert stepper_factory("paper", "numba-parallel") is ParallelNumbaStepper

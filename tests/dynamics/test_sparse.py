@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from igmm.config import make_config
 from igmm.dynamics import partners, run
 from igmm.dynamics.partners import grouped_nearest_neighbours, nearest_neighbours, weight_distances
-from igmm.simulate import replicate_seeds
+from igmm.api import replicate_seeds
 
 
 @settings(max_examples=150, deadline=None)

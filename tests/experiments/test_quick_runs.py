@@ -33,22 +33,22 @@ def _mean_se(runs: pd.DataFrame, column: str, **where) -> tuple[float, float]:
 def test_outputs_have_the_declared_shape(quick_results, name):
     result = quick_results[name]
     out = result.out_dir
-    for file in ("figure.png", "figure.pdf", "summary.md", "metrics.parquet", "runs.parquet", "reads.parquet", "ids.npz"):
+    for file in ("figure.png", "figure.pdf", "summary.md", "reads.parquet", "spec.yaml", "points.parquet",
+                 "provenance.json"):
         assert (out / file).stat().st_size > 0, file
     spec = result.spec
-    runs = pd.read_parquet(out / "runs.parquet")
+    runs = pd.read_parquet(out / "runs")  # an experiment's folder is a sweep folder: one call reads a table
     assert len(runs) == len(spec.variant_overrides()) * spec.replicates
     assert set(runs["pattern"]) <= set(PATTERN_NAMES)
     assert runs["n_silos_final"].between(1, 30).all()
     assert runs["min_stability"].between(0, 1).all()
-    metrics = pd.read_parquet(out / "metrics.parquet")
-    assert metrics["stability"].dropna().between(0, 1).all()
-    ids = np.load(out / "ids.npz")
-    for index, variant in enumerate(result.variants):
+    steps = pd.read_parquet(out / "steps")
+    assert steps["stability"].dropna().between(0, 1).all()
+    for variant in result.variants:
         n_steps = (spec.base | variant.keys)["T"]
-        assert ids[f"ids_{index}"].shape == (spec.replicates, n_steps + 1, 30)
+        assert variant.ids.shape == (spec.replicates, n_steps + 1, 30)
     summary = (out / "summary.md").read_text()
-    assert "paper (read)" in summary and spec.name in summary
+    assert "paper (read)" in summary and spec.name in summary and f"{spec.replicates} replicate(s)" in summary
 
 
 def test_silos_decrease_with_k(quick_results):
@@ -77,6 +77,20 @@ def test_unstable_silo_runs_have_dips_and_a_dominant_silo(quick_results):
     long_runs = runs[runs["T"] == 400]
     assert (long_runs["largest_silo_final"] >= 15).all()
     assert set(runs["dynamics"]) == {"paper", "early-draft"}
+
+
+def test_unstable_silo_examples_are_found_by_the_classifier_and_labelled(quick_results):
+    result = quick_results["unstable-silo"]
+    for variant in result.variants:
+        patterns = variant.runs["pattern"].to_numpy()
+        if (patterns == "unstable").any():
+            # the first unstable replicate is drawn, and its title says so
+            assert variant.example == int(np.flatnonzero(patterns == "unstable")[0])
+            assert "the first of" in variant.example_note and "classified unstable" in variant.example_note
+        else:
+            assert variant.example == int(np.argmax(variant.runs["t_star"])) and "none of" in variant.example_note
+    summary = (result.out_dir / "summary.md").read_text()
+    assert "P(>= 2 silos at T) [95% CI]" in summary and "## Example runs drawn" in summary
 
 
 def test_more_mirroring_keeps_membership_moving_longer(quick_results):
@@ -112,8 +126,8 @@ def test_moving_variance_sigmas_grow_then_respect_the_floor(quick_results):
 
 
 def test_perspective_figure_and_coordinates(quick_results):
+    from igmm.api import simulate
     from igmm.plots.perspective import perspective_coordinates
-    from igmm.simulate import simulate
 
     assert (quick_results["unstable-silo"].out_dir / "perspective.png").stat().st_size > 0
     result = simulate({"T": 30, "p": 0.2, "k": 3}, replicates=1, seed=SEED, keep_weights=True)

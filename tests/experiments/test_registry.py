@@ -1,4 +1,4 @@
-"""The experiment registry: every experiment of EXPERIMENTS.md is declared, loads, and unknown names are refused."""
+"""The experiment registry: every experiment is declared, loads, and unknown names are refused."""
 
 import pytest
 from typer.testing import CliRunner
@@ -33,7 +33,7 @@ def test_spec_reads_refer_to_variant_keys_and_known_measures(name):
     for read in spec.reads:
         assert set(read.where) <= keys, f"{name}: read {read.where} uses a key that does not vary"
         stat, _, target = read.measure.partition(":")
-        assert stat in STATISTICS or (stat == "share" and target in PATTERN_NAMES)
+        assert stat in STATISTICS or stat == "example" or (stat == "share" and target in PATTERN_NAMES)
         matching = [v for v in spec.variant_overrides() if all(abs(v[k] - x) < 1e-9 if isinstance(x, float) else v[k] == x
                                                              for k, x in read.where.items())]
         assert read.where == {} or matching, f"{name}: no variant matches read {read.where}"
@@ -74,4 +74,16 @@ def test_cli_runs_a_quick_experiment(tmp_path):
     assert result.exit_code == 0, result.output
     assert "moving-variance:" in result.output
     assert (tmp_path / "mv" / "figure.pdf").exists() and (tmp_path / "mv" / "summary.md").exists()
-    assert "root seed 3" in (tmp_path / "mv" / "summary.md").read_text()
+    summary = (tmp_path / "mv" / "summary.md").read_text()
+    assert "root seed 3" in summary and "quick (reduced, for tests): 2 replicate(s)" in summary
+    # Running it again resumes: nothing is simulated twice, the folder stays one experiment's.
+    again = CliRunner().invoke(app, ["reproduce", "moving-variance", "--quick", "--out", str(tmp_path / "mv"), "--seed", "3"])
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "mv" / "sweep.log").read_text().count("\tdone\t") == 1
+
+
+def test_quick_results_go_to_their_own_folder():
+    from igmm.experiments.runner import default_folder
+
+    assert default_folder("silos-vs-k", quick=True).name == "silos-vs-k-quick"
+    assert default_folder("silos-vs-k", quick=False).name == "silos-vs-k"

@@ -8,7 +8,7 @@ import pytest
 
 from igmm.llm.analyze import analyze_transcripts, select_figure_runs
 from igmm.llm.flowers import UNLABELED
-from igmm.tables import METRICS_COLUMNS, RUNS_COLUMNS
+from igmm.tables import RUN_SCHEMA, STEP_SCHEMA
 
 
 
@@ -18,10 +18,10 @@ def test_fixture_analysis_writes_every_output_and_reports_the_skipped(fixture_di
     result = analyze_transcripts(fixture_dir, out, figures="all")
     assert result.n_runs == 1 and not result.complete
     metrics = pd.read_parquet(out / "metrics.parquet")
-    assert list(metrics.columns[:2]) == ["p", "k"] and set(METRICS_COLUMNS) <= set(metrics.columns)
+    assert list(metrics.columns[:2]) == ["p", "k"] and set(STEP_SCHEMA.names) <= set(metrics.columns)
     assert metrics["n_silos"].tolist() == [3, 3, 2, 2]  # last round: rose, rose, no flower
     runs = pd.read_parquet(out / "runs.parquet")
-    assert set(RUNS_COLUMNS) <= set(runs.columns)
+    assert set(RUN_SCHEMA.names) <= set(runs.columns)
     assert runs[["p", "k", "replicate", "seed", "n_silos_final"]].values.tolist() == [[0.2, 5, 0, "11", 2]]
     with np.load(out / "ids.npz") as arrays:
         assert arrays["ids"].shape == (1, 4, 3) and arrays["ids"][0, -1, 2] == UNLABELED

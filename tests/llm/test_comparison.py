@@ -16,7 +16,7 @@ def test_summary_of_a_hand_made_batch():
     ])
     summary = summarise(ids)
     assert summary["n_runs"] == 2 and summary["n_steps"] == 3
-    assert summary["silos_final_mean"] == 1.5 and summary["silos_final_se"] == pytest.approx(0.5)
+    assert summary["silos_final_mean"] == 1.5 and summary["silos_final_mean_se"] == pytest.approx(0.5)
     assert summary["p_one_silo"] == 0.5 and summary["n_censored"] == 1
     assert not summary["t_star_median_reached"]  # 1 of 2 censored: S stays at 0.5
     assert summary["mean_stability"] == pytest.approx(np.mean([[2 / 3, 2 / 3, 1], [2 / 3, 1, 1]]))
@@ -38,7 +38,7 @@ def test_cell_table_marks_censored_medians_and_signs_differences():
     for system, steps, t_median, reached, silos in (("language models", 80, 8.5, True, 1.0),
                                                     ("GMM", 80, np.nan, False, 4.0), ("GMM", 200, 120.0, True, 1.2)):
         rows.append({"p": 0.5, "k": 15, "system": system, "n_runs": 8, "n_steps": steps, "silos_final_mean": silos,
-                     "silos_final_se": 0.1, "p_one_silo": 1.0, "p_one_silo_se": 0.0, "n_censored": 0,
+                     "silos_final_mean_se": 0.1, "p_one_silo": 1.0, "p_one_silo_se": 0.0, "n_censored": 0,
                      "t_star_median": t_median, "t_star_median_reached": reached, "mean_stability": 0.9,
                      "switch_rate_split": 0.05, "steps_two_large": 3.0, "stability_two_large": 0.8}
                     | {f"pattern_{n}": np.nan for n in ("consensus", "decaying", "stable", "unstable")})

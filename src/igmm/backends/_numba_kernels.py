@@ -241,7 +241,7 @@ def em1_from_responsibilities(resp, lo, hi, swap_slot, swap_resp, swap_lo, swap_
 
 
 @_jit
-def step_replicate(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest, neighbours, degree, mode, p, k,
+def step_replicate(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest, neighbours, degree, mode, p, frozen, k,
                    means, means_t, variances_t, std, log_det, eps, n_em, policy, time):
     n_agents, n_components = weights.shape
     n_dims = means.shape[1]
@@ -276,7 +276,7 @@ def step_replicate(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest,
         else:
             deg = degree[i]
             partner = neighbours[i, min(int(u[1] * deg), max(deg - 1, 0))] if deg > 0 else i
-        if u[0] < p:
+        if u[0] < p[i]:
             partner = i
         # 3. Query from f_i.
         c = sample_component(weights[i], u[2], acc)
@@ -303,6 +303,8 @@ def step_replicate(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest,
             answers[i, d] = means[c, d] + std[c, d] * normals[i, 1, d]
     # Pass 2: each agent absorbs its answer and refits (no one reads its old state any more).
     for i in range(n_agents):
+        if frozen[i]:  # a stubborn agent keeps its database and weights
+            continue
         answer = answers[i]
         slot = choose_slot(policy, rag[i], ages[i], answer, uniforms[i, 5])
         for d in range(n_dims):
@@ -320,25 +322,25 @@ def step_replicate(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest,
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH))
-def step_batch(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest, neighbours, degree, mode, p, k,
+def step_batch(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest, neighbours, degree, mode, p, frozen, k,
                means, variances, std, log_det, eps, n_em, policy, time):
     """One step of a batch, replicate after replicate."""
     means_t, variances_t = np.ascontiguousarray(means.T), np.ascontiguousarray(variances.T)
     for rep in range(weights.shape[0]):
         step_replicate(weights[rep], rag[rep], dens[rep], lo[rep], hi[rep], ages[rep], uniforms[rep], normals[rep],
-                       nearest[rep], neighbours, degree, mode, p, k, means, means_t, variances_t, std, log_det, eps,
-                       n_em, policy, time)
+                       nearest[rep], neighbours, degree, mode, p, frozen, k, means, means_t, variances_t, std, log_det,
+                       eps, n_em, policy, time)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy", fastmath=set(FASTMATH))
 def step_batch_parallel(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest, neighbours, degree, mode, p,
-                        k, means, variances, std, log_det, eps, n_em, policy, time):
+                        frozen, k, means, variances, std, log_det, eps, n_em, policy, time):
     """:func:`step_batch` over the cores (replicates are independent: same bits)."""
     means_t, variances_t = np.ascontiguousarray(means.T), np.ascontiguousarray(variances.T)
     for rep in numba.prange(weights.shape[0]):
         step_replicate(weights[rep], rag[rep], dens[rep], lo[rep], hi[rep], ages[rep], uniforms[rep], normals[rep],
-                       nearest[rep], neighbours, degree, mode, p, k, means, means_t, variances_t, std, log_det, eps,
-                       n_em, policy, time)
+                       nearest[rep], neighbours, degree, mode, p, frozen, k, means, means_t, variances_t, std, log_det,
+                       eps, n_em, policy, time)
 
 
 # -- k-nearest search ---------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Same random draws as the numpy engine (each replicate's numbers come from its
 own numpy Generator, in the same chunks; the kernel reads the columns of
-:class:`igmm.dynamics.state.StepNoise` exactly as :func:`igmm.dynamics.fast.paper_step_inplace`
+:class:`igmm.dynamics.state.StepNoise` exactly as :func:`igmm.dynamics.paper.paper_step`
 does) and the same formulas. The kernels are compiled with limited fastmath
 (:data:`igmm.backends._numba_kernels.FASTMATH`: sums may be reassociated and
 vectorised, multiply-adds fuse; divisions stay divisions, so exact
@@ -14,12 +14,12 @@ distribution (tested both ways).
 Supported: diagonal (isotropic or per-dimension) covariances of any dimension,
 the "farthest", "oldest" and "random" database policies, any number of EM
 iterations, the complete graph (k = n - 1), the dynamic k-nearest graph and
-static networks. The k-nearest search is compiled too for populations up to
+static networks, per-agent mirroring probabilities and stubborn (frozen) agents. The k-nearest search is compiled too for populations up to
 :data:`igmm.dynamics.partners.DENSE_MAX_AGENTS` agents and gives exactly the
 numpy search's indices: both sum the squared differences in component order
 (:func:`igmm.dynamics.partners.pair_distances`) without fastmath, so every
 distance, and hence every tie, is the same; larger populations use numpy's
-grouped search. Full covariances raise ``ValueError``.
+grouped search. Full covariances and database policies other than the three compiled ones raise ``ValueError``.
 
 Each replicate is computed from its own state and draws only, so a batch
 gives the same bits as its replicates run one by one; ``parallel=True``
@@ -29,11 +29,16 @@ Kernels are compiled on first use and cached on disk (``cache=True``).
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
+from igmm.dynamics.initial import initial_state
 from igmm.dynamics.partners import DENSE_MAX_AGENTS, k_nearest
-from igmm.dynamics.state import ModelParams, PopulationState, StepNoise
+from igmm.dynamics.protocol import register_dynamics
+from igmm.dynamics.state import HostNoise, ModelParams, PopulationState
 
+#: The database policies compiled into the kernel (a researcher's own policy needs backend numpy).
 _POLICIES = {"farthest": 0, "oldest": 1, "random": 2}
 #: Partner modes of the kernel.
 _COMPLETE, _NEAREST, _LISTS = 0, 1, 2
@@ -57,26 +62,44 @@ def _kernels(parallel: bool):
     return kernels.step_batch, kernels.k_nearest
 
 
+@register_dynamics("paper", backend="numba")
 class NumbaStepper:
-    """Steps the paper dynamics with compiled kernels; same interface as the steppers of igmm.dynamics.run.
+    """Steps the paper dynamics with compiled kernels (the :class:`~igmm.dynamics.protocol.Stepper` protocol).
 
     Parameters
     ----------
-    state : PopulationState
     params : ModelParams
+    rngs : sequence of numpy.random.Generator, one per replicate
+    state : PopulationState, optional
+        Start here instead of the initial state drawn from ``rngs``.
     parallel : bool
         Spread the replicates over the cores (numba ``prange``); off by default.
     """
 
-    def __init__(self, state: PopulationState, params: ModelParams, parallel: bool = False):
+    parallel = False
+
+    @staticmethod
+    def unsupported(config) -> str | None:
+        """Why this backend cannot run ``config`` (checked when the configuration is validated), or None."""
+        if config.build_geometry().variances is None:
+            return "it supports diagonal covariances only (got full covariance matrices); use backend numpy"
+        if config.rag_policy not in ("farthest", "oldest", "random"):
+            return (f"database policy {config.rag_policy!r} is not compiled into it (it knows farthest, oldest, "
+                    "random); use backend numpy")
+        return None
+
+    def __init__(self, params: ModelParams, rngs: Sequence[np.random.Generator], state: PopulationState | None = None):
         geometry = params.geometry
         if geometry.variances is None:
             raise ValueError("backend numba: full covariances are not supported; use backend numpy")
         if params.rag_policy not in _POLICIES:
-            raise ValueError(f"backend numba: rag_policy {params.rag_policy!r} is not supported")
+            raise ValueError(f"backend numba: rag_policy {params.rag_policy!r} is not compiled (it knows "
+                             f"{', '.join(_POLICIES)}); use backend numpy")
+        state = state if state is not None else initial_state(params, rngs)
         self.params = params
-        self.kernel, self.nearest_kernel = _kernels(parallel)
-        self.weights = np.ascontiguousarray(state.weights, dtype=np.float64).copy()
+        self.kernel, self.nearest_kernel = _kernels(self.parallel)
+        self.noise = HostNoise(rngs, state.n_agents, normal_shape=(2, geometry.n_dims))
+        self.weights_ = np.ascontiguousarray(state.weights, dtype=np.float64).copy()
         self.rag = np.ascontiguousarray(state.rag, dtype=np.float64).copy()
         self.dens = np.ascontiguousarray(state.rag_dens, dtype=np.float64).copy()
         self.ages = np.ascontiguousarray(state.rag_ages, dtype=np.int64).copy()
@@ -90,7 +113,10 @@ class NumbaStepper:
         self.variances = np.ascontiguousarray(geometry.variances, dtype=np.float64)
         self.std = np.sqrt(self.variances)
         self.log_det = np.ascontiguousarray(geometry._log_det, dtype=np.float64)
-        n_reps, n_agents = self.weights.shape[:2]
+        n_reps, n_agents = self.weights_.shape[:2]
+        self.p = np.ascontiguousarray(params.p_per_agent(), dtype=np.float64)
+        frozen = params.frozen_mask()
+        self.frozen = np.zeros(n_agents, dtype=np.bool_) if frozen is None else np.ascontiguousarray(frozen)
         if params.neighbours is not None:
             self.mode = _LISTS
             self.neighbours = np.ascontiguousarray(params.neighbours, dtype=np.int64)
@@ -103,65 +129,60 @@ class NumbaStepper:
         self._nearest: np.ndarray | None = None
         self._ids: np.ndarray | None = None
 
-    # -- the interface run() uses ------------------------------------------------
     @property
     def n_reps(self) -> int:
-        return self.weights.shape[0]
+        return self.weights_.shape[0]
 
     @property
     def n_agents(self) -> int:
-        return self.weights.shape[1]
+        return self.weights_.shape[1]
 
-    def batch_weights(self) -> np.ndarray:
-        return self.weights
+    def weights(self) -> np.ndarray:
+        return self.weights_
 
     def ids(self) -> np.ndarray:
         if self._ids is None:
-            self._ids = np.argmax(self.weights, axis=-1)
+            self._ids = np.argmax(self.weights_, axis=-1)
         return self._ids
 
     def nearest(self) -> np.ndarray | None:
+        """The k-nearest table of the current weights (n_reps, n_agents, k); None off the dynamic graph."""
         if self.mode != _NEAREST:
             return None
         if self._nearest is None:
             k = self.params.k
             if self.n_agents <= DENSE_MAX_AGENTS:  # compiled dense search: same indices as numpy's
                 self._nearest = np.empty((self.n_reps, self.n_agents, k), dtype=np.int64)
-                self.nearest_kernel(self.weights, k, self._nearest)
+                self.nearest_kernel(self.weights_, k, self._nearest)
             else:  # the grouped search over distinct weight vectors (numpy) scales better
-                self._nearest = np.ascontiguousarray(k_nearest(self.weights, k), dtype=np.int64)
+                self._nearest = np.ascontiguousarray(k_nearest(self.weights_, k), dtype=np.int64)
         return self._nearest
 
-    def polarization_flags(self) -> np.ndarray:
-        from igmm.metrics.polarization import is_polarized
-
+    def neighbourhoods(self) -> np.ndarray | None:
         if self.mode == _LISTS:
-            return is_polarized(self.ids(), self.params.neighbours)
-        if self.mode == _COMPLETE:
-            return np.zeros(self.n_reps, dtype=bool)
-        return is_polarized(self.ids(), self.nearest())
+            return self.params.neighbours[None]
+        return self.nearest()
 
-    def final(self) -> PopulationState:
-        return PopulationState(weights=self.weights.copy(), rag=self.rag.copy(), rag_dens=self.dens.copy(),
+    def state(self) -> PopulationState:
+        return PopulationState(weights=self.weights_.copy(), rag=self.rag.copy(), rag_dens=self.dens.copy(),
                                rag_ages=self.ages.copy(), time=self.time)
 
-    # -- one step -------------------------------------------------------------------
-    def step(self, noise: StepNoise) -> None:
-        params = self.params
+    def step(self) -> None:
+        params, noise = self.params, self.noise.next()
         nearest = self.nearest()
         time = self.time + 1
         self.kernel(
-            self.weights, self.rag, self.dens, self.lo, self.hi, self.ages,
+            self.weights_, self.rag, self.dens, self.lo, self.hi, self.ages,
             np.ascontiguousarray(noise.uniforms, dtype=np.float64), np.ascontiguousarray(noise.normals, dtype=np.float64),
             self._no_nearest if nearest is None else nearest, self.neighbours, self.degree, self.mode,
-            float(params.p), int(params.k), self.means, self.variances, self.std, self.log_det, float(params.eps),
+            self.p, self.frozen, int(params.k), self.means, self.variances, self.std, self.log_det, float(params.eps),
             int(params.em_iterations), _POLICIES[params.rag_policy], time,
         )
         self.time, self._nearest, self._ids = time, None, None
 
 
+@register_dynamics("paper", backend="numba-parallel")
 class ParallelNumbaStepper(NumbaStepper):
     """:class:`NumbaStepper` with the replicates spread over the cores (same bits)."""
 
-    def __init__(self, state: PopulationState, params: ModelParams):
-        super().__init__(state, params, parallel=True)
+    parallel = True

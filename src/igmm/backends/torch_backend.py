@@ -1,4 +1,4 @@
-"""The paper dynamics on PyTorch tensors (CPU or CUDA): the agents-last step of igmm.dynamics.fast.
+"""The paper dynamics on PyTorch tensors (CPU or CUDA): the agents-last step of igmm.dynamics.paper.
 
 Same layout, same random draws (each replicate's numbers still come from its
 own numpy Generator, drawn in the same chunks, then copied to the device), same
@@ -10,12 +10,16 @@ k-nearest search reuses the exact numpy one on a host copy of the weights.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
-from igmm.dynamics.fast import LayoutState, to_layout
-from igmm.dynamics.partners import k_nearest
+from igmm.dynamics.initial import initial_state
+from igmm.dynamics.paper import LayoutState, flat_indices, from_layout, nearest_partners, to_layout
+from igmm.dynamics.partners import choose_partners, k_nearest
+from igmm.dynamics.protocol import register_dynamics
 from igmm.dynamics.state import (
-    U_ANSWER, U_MIRROR, U_PARTNER, U_QUERY, U_SLOT_OWN, U_SLOT_PARTNER, ModelParams, PopulationState, StepNoise,
+    U_ANSWER, U_MIRROR, U_PARTNER, U_QUERY, U_SLOT_OWN, U_SLOT_PARTNER, HostNoise, ModelParams, PopulationState,
 )
 from igmm.model.em import EXP_UNDERFLOW
 
@@ -24,89 +28,106 @@ def _torch():
     try:
         import torch
     except ImportError as err:  # pragma: no cover - depends on the install
-        raise ImportError('backend "torch" needs PyTorch: pip install torch') from err
+        raise ImportError("backend \"torch\" needs PyTorch: pip install torch==2.13.0 (CPU build)") from err
     return torch
 
 
+@register_dynamics("paper", backend="torch")
 class TorchStepper:
-    """Steps the paper dynamics on tensors; same interface as the numpy steppers of igmm.dynamics.run."""
+    """Steps the paper dynamics on tensors (the :class:`~igmm.dynamics.protocol.Stepper` protocol)."""
 
-    def __init__(self, state: PopulationState, params: ModelParams, device: str | None = None):
+    @staticmethod
+    def unsupported(config) -> str | None:
+        """Why this backend cannot run ``config`` (checked when the configuration is validated), or None."""
+        if config.build_geometry().variances is None:
+            return "it supports diagonal covariances only (got full covariance matrices); use backend numpy"
+        if config.rag_policy not in ("farthest", "oldest", "random"):
+            return (f"database policy {config.rag_policy!r} is not compiled into it (it knows farthest, oldest, "
+                    "random); use backend numpy")
+        return None
+
+    def __init__(self, params: ModelParams, rngs: Sequence[np.random.Generator], state: PopulationState | None = None,
+                 device: str | None = None):
         torch = _torch()
         if params.geometry.variances is None:
             raise ValueError("backend torch: full covariances are not supported; use backend numpy")
+        if params.rag_policy not in ("farthest", "oldest", "random"):
+            raise ValueError(f"backend torch: rag_policy {params.rag_policy!r} is not implemented; use backend numpy")
+        state = state if state is not None else initial_state(params, rngs)
         self.torch, self.params = torch, params
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.noise = HostNoise(rngs, state.n_agents, normal_shape=(2, params.geometry.n_dims))
         layout = to_layout(state)
         self.n_reps, self.time = layout.n_reps, layout.time
         as_tensor = lambda array: torch.as_tensor(array, device=self.device)  # noqa: E731
-        self.weights, self.rag, self.dens, self.ages = map(as_tensor, (layout.weights, layout.rag, layout.dens,
-                                                                       layout.ages))
+        self.weights_, self.rag, self.dens, self.ages = map(as_tensor, (layout.weights, layout.rag, layout.dens,
+                                                                        layout.ages))
         geometry = params.geometry
         self.means = as_tensor(geometry.means)  # (K, d)
         self.variances = as_tensor(geometry.variances)  # (K, d)
         self.log_det = as_tensor(geometry._log_det)
+        frozen = params.frozen_mask()
+        self.absorb = None if frozen is None else as_tensor(np.tile(~frozen, self.n_reps))
         self._nearest = None
 
-    # -- the interface run() uses ------------------------------------------------
     @property
     def n_agents(self) -> int:
-        return self.weights.shape[1] // self.n_reps
+        return self.weights_.shape[1] // self.n_reps
 
-    def batch_weights(self) -> np.ndarray:
-        return self.weights.T.reshape(self.n_reps, self.n_agents, -1).cpu().numpy()
+    def weights(self) -> np.ndarray:
+        return self.weights_.T.reshape(self.n_reps, self.n_agents, -1).cpu().numpy()
 
     def ids(self) -> np.ndarray:
-        return self.torch.argmax(self.weights, dim=0).reshape(self.n_reps, self.n_agents).cpu().numpy()
+        return self.torch.argmax(self.weights_, dim=0).reshape(self.n_reps, self.n_agents).cpu().numpy()
 
     def nearest(self) -> np.ndarray | None:
         params = self.params
         if params.neighbours is not None or params.k >= self.n_agents - 1:
             return None
         if self._nearest is None:
-            self._nearest = k_nearest(self.batch_weights(), params.k)
+            self._nearest = k_nearest(self.weights(), params.k)
         return self._nearest
 
-    def polarization_flags(self) -> np.ndarray:
-        from igmm.metrics.polarization import is_polarized
-
+    def neighbourhoods(self) -> np.ndarray | None:
         if self.params.neighbours is not None:
-            return is_polarized(self.ids(), self.params.neighbours)
-        nearest = self.nearest()
-        return np.zeros(self.n_reps, dtype=bool) if nearest is None else is_polarized(self.ids(), nearest)
+            return self.params.neighbours[None]
+        return self.nearest()
 
-    def final(self) -> PopulationState:
-        from igmm.dynamics.fast import from_layout
-
+    def state(self) -> PopulationState:
         host = lambda tensor: tensor.cpu().numpy()  # noqa: E731
-        return from_layout(LayoutState(weights=host(self.weights), rag=host(self.rag), dens=host(self.dens),
+        return from_layout(LayoutState(weights=host(self.weights_), rag=host(self.rag), dens=host(self.dens),
                                        ages=host(self.ages), n_reps=self.n_reps, time=self.time))
 
-    # -- one step -------------------------------------------------------------------
-    def step(self, noise: StepNoise) -> None:
-        from igmm.dynamics.fast import flat_partners
+    def _partners(self, noise) -> np.ndarray:
+        nearest, params = self.nearest(), self.params
+        if nearest is not None:
+            return nearest_partners(nearest, params, noise)
+        return choose_partners(self.weights(), params.k, params.p, noise.uniforms[..., U_MIRROR],
+                               noise.uniforms[..., U_PARTNER], neighbours=params.neighbours)
 
-        torch, params = self.torch, self.params
-        n_batch = self.weights.shape[1]
-        layout_view = _WeightsView(self)
-        partners = torch.as_tensor(flat_partners(layout_view, params, noise, self.nearest()), device=self.device)
+    def step(self) -> None:
+        torch, noise = self.torch, self.noise.next()
+        n_batch = self.weights_.shape[1]
+        partners = torch.as_tensor(flat_indices(self._partners(noise)), device=self.device)
         uniforms = torch.as_tensor(noise.uniforms.reshape(n_batch, -1), device=self.device)
         normals = torch.as_tensor(noise.normals.reshape(n_batch, 2, -1), device=self.device)
         batch = torch.arange(n_batch, device=self.device)
         time = self.time + 1
-        query = self._sample_points(self._sample_components(self.weights, uniforms[:, U_QUERY]), normals[:, 0])
+        query = self._sample_points(self._sample_components(self.weights_, uniforms[:, U_QUERY]), normals[:, 0])
         partner_rag = self.rag.index_select(-1, partners)
         partner_dens = self.dens.index_select(-1, partners)
         partner_ages = self.ages.index_select(-1, partners)
         slot = self._slot(partner_rag, partner_ages, query, uniforms[:, U_SLOT_PARTNER])
         partner_dens[slot, :, batch] = self._scaled_densities(query).T
-        answer_weights = self._em(self.weights.index_select(-1, partners), partner_dens)
+        answer_weights = self._em(self.weights_.index_select(-1, partners), partner_dens)
         answer = self._sample_points(self._sample_components(answer_weights, uniforms[:, U_ANSWER]), normals[:, 1])
         slot = self._slot(self.rag, self.ages, answer, uniforms[:, U_SLOT_OWN])
-        self.rag[slot, :, batch] = answer.T
-        self.dens[slot, :, batch] = self._scaled_densities(answer).T
-        self.ages[slot, batch] = time
-        self.weights = self._em(self.weights, self.dens)
+        rows = batch if self.absorb is None else batch[self.absorb]
+        self.rag[slot[rows], :, rows] = answer.T[rows]
+        self.dens[slot[rows], :, rows] = self._scaled_densities(answer).T[rows]
+        self.ages[slot[rows], rows] = time
+        new_weights = self._em(self.weights_, self.dens)
+        self.weights_ = new_weights if self.absorb is None else torch.where(self.absorb, new_weights, self.weights_)
         self.time, self._nearest = time, None
 
     def _clip_renormalise(self, weights):
@@ -145,13 +166,3 @@ class TorchStepper:
         if policy == "oldest":
             return ages.argmin(dim=0)
         return (uniforms * rag_size).long().clamp(max=rag_size - 1)
-
-
-class _WeightsView:
-    """What :func:`igmm.dynamics.fast.flat_partners` reads from a layout: the batch weights (host copy)."""
-
-    def __init__(self, stepper: TorchStepper):
-        self._stepper = stepper
-
-    def batch_weights(self) -> np.ndarray:
-        return self._stepper.batch_weights()

@@ -1,34 +1,44 @@
-"""The moving-variance variant (MODEL.md section 6): every agent refits its own sigmas (and optionally means).
+"""The moving-variance variant: every agent refits its own sigmas (and optionally means).
 
 Each agent holds its own component means ``(n_components, n_dims)`` and
 isotropic standard deviations ``(n_components,)``, starting from the shared
-geometry. Every EM iteration updates, besides the weights,
+geometry. Everything else (partners, query, the partner's temporary copy of
+its database holding the query, the answer, database policies) follows the
+paper step; the partner's temporary refit also moves the partner's
+temporary sigmas, and the answer is drawn from them.
 
-* mu_ik = the gamma_k-weighted mean of the r stored points, only in the
-  ``moving-variance-means`` dynamics (otherwise mu_ik stays fixed);
-* sigma_ik = the gamma_k-weighted standard deviation of the r stored points
-  about mu_ik (the M-step of EM; averaged over the d coordinates), floored at
-  :data:`SIGMA_FLOOR` = 0.01. A component whose total responsibility
-  sum_z gamma_k(z) is below the smallest normal double (the original code's
-  raw densities underflow to 0 there) holds no points and gets the floor.
+For this variant **the original code's arithmetic is the model** (the
+paper's figure depends on it), so its EM differs from the paper dynamics'
+log-space EM in two places:
 
-The responsibilities are computed in log space, so the weighted spread of a
-component with a small but representable responsibility is exact. Because sigma changes at every step, the
-cached densities of the stored points (``rag_dens``) are recomputed after each
-update from the agent's current components, not carried with the point.
-Everything else (partners, query, the partner's temporary copy, the answer,
-database policies) follows the paper step; the partner's temporary refit
-also updates the partner's temporary sigmas, and the answer is drawn from them.
+* **Raw densities in the E-step.** gamma_k(z) = pi_k N(z; mu_k, sigma_k^2) /
+  sum_l pi_l N(z; mu_l, sigma_l^2) with the densities themselves, not their
+  logarithms. A point whose every density underflows to 0 contributes to no
+  component: its responsibilities stay 0 (they are not renormalised).
+* **An epsilon in the variance update.** sigma_k^2 = sum_z gamma_k(z) |z - mu_k|^2 / d
+  / (sum_z gamma_k(z) + 1e-12), floored at sigma = 0.01 (NaN -> 0.01).
+  A component holding a negligible share of the points therefore falls to
+  the floor instead of keeping the exact spread of its few points.
+
+Without these two rules the largest sigma over agents never returns to the
+floor after consensus (it does in the original runs, and here). The weights
+follow the paper's M-step: the mean responsibility over the r points,
+clipped to [eps, 1 - eps] and renormalised. In the ``moving-variance-means``
+dynamics each mean also moves to the gamma-weighted mean of the points
+(where the component holds any responsibility; otherwise it stays), and the
+variance is taken about the new mean, as in EM.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
+from typing import Sequence
 
 import numpy as np
 
-from igmm.dynamics.partners import choose_partners
+from igmm.dynamics.initial import initial_state
+from igmm.dynamics.partners import choose_partners, communication_neighbourhoods
+from igmm.dynamics.protocol import register_dynamics
 from igmm.dynamics.state import (
     U_ANSWER,
     U_MIRROR,
@@ -36,18 +46,17 @@ from igmm.dynamics.state import (
     U_QUERY,
     U_SLOT_OWN,
     U_SLOT_PARTNER,
+    HostNoise,
     ModelParams,
     PopulationState,
-    StepNoise,
 )
-from igmm.dynamics.step import sample_components
-from igmm.model.em import clip_renormalise, scaled_densities
-from igmm.model.rag import RAG_POLICIES
+from igmm.model.em import clip_renormalise, sample_components, scaled_densities
+from igmm.registry import MEASURES, RAG_POLICIES
 
-#: Floor of every refitted standard deviation (MODEL.md section 6).
+#: Floor of every refitted standard deviation.
 SIGMA_FLOOR = 0.01
-#: log of the smallest normal float64: below it a raw total responsibility underflows to 0.
-LOG_MIN_RESPONSIBILITY = float(np.log(np.finfo(np.float64).tiny))
+#: The original code's epsilon in the denominator of the variance update.
+VARIANCE_EPS = 1e-12
 _LOG_2PI = np.log(2.0 * np.pi)
 
 
@@ -66,26 +75,8 @@ class MovingVarianceState(PopulationState):
     sigmas: np.ndarray | None = None
 
 
-def lift_state(state: PopulationState, params: ModelParams) -> MovingVarianceState:
-    """Give every agent its own copy of the shared components (no-op for a MovingVarianceState)."""
-    if isinstance(state, MovingVarianceState):
-        return state
-    geometry = params.geometry
-    if geometry.variances is None:
-        raise ValueError("dynamics 'moving-variance' needs diagonal covariances; the geometry has full ones")
-    batch = (state.n_reps, state.n_agents)
-    means = np.broadcast_to(geometry.means, batch + geometry.means.shape).copy()
-    # Isotropic per component: the mean variance over the coordinates.
-    sigma = np.sqrt(geometry.variances.mean(axis=-1))
-    sigmas = np.broadcast_to(sigma, batch + sigma.shape).copy()
-    return MovingVarianceState(
-        weights=state.weights, rag=state.rag, rag_dens=state.rag_dens, rag_ages=state.rag_ages,
-        time=state.time, means=means, sigmas=sigmas,
-    )
-
-
-def log_normal(points: np.ndarray, means: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
-    """log N(z; mu_k, sigma_k^2 I) of every point under every one of the agent's components.
+def raw_densities(points: np.ndarray, means: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
+    """N(z; mu_k, sigma_k^2 I) of every point under every one of the agent's components (not logarithms).
 
     Parameters
     ----------
@@ -96,22 +87,30 @@ def log_normal(points: np.ndarray, means: np.ndarray, sigmas: np.ndarray) -> np.
     Returns
     -------
     ndarray of float64, shape (..., rag_size, n_components)
+        Exactly 0 where the density underflows.
     """
     n_dims = points.shape[-1]
     diff = points[..., :, None, :] - means[..., None, :, :]
     squared = np.sum(diff * diff, axis=-1)
     variances = sigmas[..., None, :] ** 2
-    return -0.5 * (squared / variances + n_dims * (np.log(variances) + _LOG_2PI))
+    return np.exp(-0.5 * squared / variances) / (2.0 * np.pi * variances) ** (n_dims / 2)
 
 
-def _log_sum(values: np.ndarray, axis: int) -> np.ndarray:
-    top = values.max(axis=axis, keepdims=True)
-    return np.squeeze(top, axis) + np.log(np.sum(np.exp(values - top), axis=axis))
+def raw_responsibilities(weights: np.ndarray, dens: np.ndarray) -> np.ndarray:
+    """gamma_k(z) from raw densities; a point whose every joint density is 0 gets 0 everywhere.
 
+    Parameters
+    ----------
+    weights : ndarray of float64, shape (..., n_components)
+    dens : ndarray of float64, shape (..., rag_size, n_components)
 
-def _log_softmax(values: np.ndarray, axis: int) -> np.ndarray:
-    top = values.max(axis=axis, keepdims=True)
-    return values - top - np.log(np.sum(np.exp(values - top), axis=axis, keepdims=True))
+    Returns
+    -------
+    ndarray of float64, shape (..., rag_size, n_components)
+    """
+    joint = weights[..., None, :] * dens
+    total = np.sum(joint, axis=-1, keepdims=True)
+    return np.divide(joint, total, out=np.zeros_like(joint), where=total > 0)
 
 
 def em_moving(
@@ -123,7 +122,7 @@ def em_moving(
     n_iterations: int = 1,
     move_means: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Warm-started EM iterations on the weights, the sigmas and optionally the means.
+    """Warm-started EM iterations on the weights, the sigmas and optionally the means (the original arithmetic).
 
     Parameters
     ----------
@@ -132,30 +131,43 @@ def em_moving(
     means : ndarray of float64, shape (..., n_components, n_dims)
     sigmas : ndarray of float64, shape (..., n_components)
     eps : float
-        Weight floor, as in :func:`igmm.model.em.em_step`.
+        Weight floor.
     n_iterations : int
     move_means : bool
-        Also move each mean to the weighted mean of the points.
+        Also move each mean to the gamma-weighted mean of the points.
 
     Returns
     -------
     (weights, means, sigmas)
         New arrays of the input shapes; weights sum to 1, sigmas >= SIGMA_FLOOR.
+
+    Examples
+    --------
+    The point at 1e6 underflows under every component and counts for none;
+    component 1 (at 10) holds no share of the point at 0, so it falls to the floor:
+
+    >>> w, m, s = em_moving(np.array([0.5, 0.5]), np.array([[0.0], [1e6]]), np.array([[0.0], [10.0]]),
+    ...                     np.array([0.2, 0.2]), eps=1e-12)
+    >>> float(s[0]), float(s[1])
+    (0.01, 0.01)
+    >>> w.round(3).tolist()          # the M-step averages over both points: 1/2 and 0, renormalised
+    [1.0, 0.0]
     """
+    n_dims = points.shape[-1]
     for _ in range(n_iterations):
-        start = clip_renormalise(weights, eps)
-        log_gamma = _log_softmax(np.log(start)[..., None, :] + log_normal(points, means, sigmas), axis=-1)
-        weights = clip_renormalise(np.exp(log_gamma).mean(axis=-2), eps)
-        # Per component, the points' shares of its responsibility (sum 1 over the r points).
-        shares = np.exp(_log_softmax(log_gamma, axis=-2))  # (..., rag_size, n_components)
+        start = clip_renormalise(weights, eps, axis=-1)
+        gamma = raw_responsibilities(start, raw_densities(points, means, sigmas))
+        weights = clip_renormalise(gamma.mean(axis=-2), eps, axis=-1)
+        share = gamma.sum(axis=-2)  # (..., n_components)
         if move_means:
-            means = np.einsum("...rk,...rd->...kd", shares, points)
+            weighted = np.einsum("...rk,...rd->...kd", gamma, points)
+            held = share[..., None] > 0
+            means = np.where(held, weighted / np.where(held, share[..., None], 1.0), means)
         diff = points[..., :, None, :] - means[..., None, :, :]
-        variance = np.einsum("...rk,...rkd->...k", shares, diff * diff) / points.shape[-1]
-        # A component holding (numerically) none of the points has no spread: floor, as in
-        # the original code, whose raw responsibilities underflowed to 0 there.
-        holds_points = _log_sum(log_gamma, axis=-2) > LOG_MIN_RESPONSIBILITY
-        sigmas = np.maximum(np.where(holds_points, np.sqrt(variance), 0.0), SIGMA_FLOOR)
+        spread = np.einsum("...rk,...rkd->...k", gamma, diff * diff) / n_dims
+        with np.errstate(invalid="ignore"):
+            sigma = np.sqrt(spread / (share + VARIANCE_EPS))
+        sigmas = np.maximum(np.where(np.isnan(sigma), SIGMA_FLOOR, sigma), SIGMA_FLOOR)
     return weights, means, sigmas
 
 
@@ -174,109 +186,105 @@ def _draw(means: np.ndarray, sigmas: np.ndarray, components: np.ndarray, normals
 
 def _write(rag, ages, point, uniforms, policy: str, time: int):
     """Copies of the database and ages with ``point`` written into the policy's slot."""
-    slot = RAG_POLICIES[policy](rag, ages, point, uniforms)
+    slot = RAG_POLICIES.get(policy)(rag, ages, point, uniforms)
     rag, ages = rag.copy(), ages.copy()
     np.put_along_axis(rag, slot[..., None, None], point[..., None, :], axis=-2)
     np.put_along_axis(ages, slot[..., None], np.asarray(time, dtype=ages.dtype), axis=-1)
     return rag, ages
 
 
-def moving_variance_step(
-    state: PopulationState, params: ModelParams, noise: StepNoise, move_means: bool = False
-) -> MovingVarianceState:
-    """One synchronous step with per-agent sigmas (and means when ``move_means``).
+@register_dynamics("moving-variance", backend="numpy")
+class MovingVarianceStepper:
+    """Steps the moving-variance variant (batch-first arrays; the Stepper protocol)."""
 
-    Parameters
-    ----------
-    state : PopulationState
-        State after step t - 1; a plain PopulationState is lifted first
-        (every agent gets the shared components).
-    params : ModelParams
-    noise : StepNoise
-    move_means : bool
+    move_means = False
 
-    Returns
-    -------
-    MovingVarianceState
-        State after step t; ``state`` is not modified.
-    """
-    state = lift_state(state, params)
-    uniforms, normals, time = noise.uniforms, noise.normals, state.time + 1
-    refit = partial(em_moving, eps=params.eps, n_iterations=params.em_iterations, move_means=move_means)
-    partners = choose_partners(
-        state.weights, params.k, params.p, uniforms[..., U_MIRROR], uniforms[..., U_PARTNER],
-        neighbours=params.neighbours,
-    )
-    query = _draw(state.means, state.sigmas, sample_components(state.weights, uniforms[..., U_QUERY]),
-                  normals[..., 0, :])
-    partner_rag, _ = _write(_gather(state.rag, partners), _gather(state.rag_ages, partners), query,
-                            uniforms[..., U_SLOT_PARTNER], params.rag_policy, time)
-    answer_weights, answer_means, answer_sigmas = refit(
-        _gather(state.weights, partners), partner_rag, _gather(state.means, partners), _gather(state.sigmas, partners)
-    )
-    answer = _draw(answer_means, answer_sigmas, sample_components(answer_weights, uniforms[..., U_ANSWER]),
-                   normals[..., 1, :])
-    rag, ages = _write(state.rag, state.rag_ages, answer, uniforms[..., U_SLOT_OWN], params.rag_policy, time)
-    weights, means, sigmas = refit(state.weights, rag, state.means, state.sigmas)
-    return MovingVarianceState(
-        weights=weights, rag=rag, rag_dens=scaled_densities(log_normal(rag, means, sigmas)), rag_ages=ages,
-        time=time, means=means, sigmas=sigmas,
-    )
+    def __init__(self, params: ModelParams, rngs: Sequence[np.random.Generator], state: PopulationState | None = None):
+        geometry = params.geometry
+        if geometry.variances is None:
+            raise ValueError("dynamics 'moving-variance' needs diagonal covariances; the geometry has full ones")
+        state = state if state is not None else initial_state(params, rngs)
+        self.params, self.time = params, state.time
+        self._weights, self.rag, self.ages = state.weights, state.rag, state.rag_ages
+        if isinstance(state, MovingVarianceState) and state.sigmas is not None:
+            self.means, self.sigmas_ = state.means, state.sigmas
+        else:
+            batch = (state.n_reps, state.n_agents)
+            self.means = np.broadcast_to(geometry.means, batch + geometry.means.shape).copy()
+            # Isotropic per component: the mean variance over the coordinates.
+            sigma = np.sqrt(geometry.variances.mean(axis=-1))
+            self.sigmas_ = np.broadcast_to(sigma, batch + sigma.shape).copy()
+        self.noise = HostNoise(rngs, state.n_agents, normal_shape=(2, geometry.n_dims))
 
-
-#: Registered into :data:`igmm.dynamics.step.STEP_FUNCTIONS` by :mod:`igmm.dynamics`.
-MOVING_VARIANCE_STEPS = {
-    "moving-variance": moving_variance_step,
-    "moving-variance-means": partial(moving_variance_step, move_means=True),
-}
-
-
-def run_tracking_sigmas(
-    params: ModelParams, rngs, n_steps: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run ``params.dynamics`` (a moving-variance name) and record the largest sigma at every step.
-
-    Same initial state and random draws as :func:`igmm.dynamics.run.run`, so
-    the IDs equal those of ``run`` with the same generators.
-
-    Parameters
-    ----------
-    params : ModelParams
-        ``params.dynamics`` must be a key of :data:`MOVING_VARIANCE_STEPS`.
-    rngs : sequence of numpy.random.Generator, one per replicate
-    n_steps : int
-
-    Returns
-    -------
-    ids : ndarray of int16, shape (n_reps, n_steps + 1, n_agents)
-    max_sigma : ndarray of float64, shape (n_reps, n_steps + 1)
-        Largest sigma over all agents and components at every step.
-    max_id_sigma : ndarray of float64, shape (n_reps, n_steps + 1)
-        Largest over agents of the sigma of the agent's own ID component.
-    """
-    from igmm.dynamics.run import NOISE_CHUNK, draw_noise, initial_state
-
-    if params.dynamics not in MOVING_VARIANCE_STEPS:
-        raise ValueError(
-            f"dynamics: {params.dynamics!r} is not allowed here: choose one of {sorted(MOVING_VARIANCE_STEPS)}"
+    def step(self) -> None:
+        params, noise = self.params, self.noise.next()
+        uniforms, normals, time = noise.uniforms, noise.normals, self.time + 1
+        partners = choose_partners(self._weights, params.k, params.p, uniforms[..., U_MIRROR],
+                                   uniforms[..., U_PARTNER], neighbours=params.neighbours)
+        query = _draw(self.means, self.sigmas_, sample_components(self._weights, uniforms[..., U_QUERY], axis=-1),
+                      normals[..., 0, :])
+        partner_rag, _ = _write(_gather(self.rag, partners), _gather(self.ages, partners), query,
+                                uniforms[..., U_SLOT_PARTNER], params.rag_policy, time)
+        answer_weights, answer_means, answer_sigmas = em_moving(
+            _gather(self._weights, partners), partner_rag, _gather(self.means, partners),
+            _gather(self.sigmas_, partners), params.eps, params.em_iterations, self.move_means,
         )
-    step = MOVING_VARIANCE_STEPS[params.dynamics]
-    state = lift_state(initial_state(params, rngs), params)
-    ids = np.empty((state.n_reps, n_steps + 1, state.n_agents), dtype=np.int16)
-    max_sigma = np.empty((state.n_reps, n_steps + 1))
-    max_id_sigma = np.empty((state.n_reps, n_steps + 1))
-    ids[:, 0], max_sigma[:, 0], max_id_sigma[:, 0] = _record(state)
-    noise: list[StepNoise] = []
-    for t in range(1, n_steps + 1):
-        if not noise:
-            noise = draw_noise(rngs, NOISE_CHUNK, state.n_agents, params.geometry.n_dims)
-        state = step(state, params, noise.pop(0))
-        ids[:, t], max_sigma[:, t], max_id_sigma[:, t] = _record(state)
-    return ids, max_sigma, max_id_sigma
+        answer = _draw(answer_means, answer_sigmas, sample_components(answer_weights, uniforms[..., U_ANSWER], axis=-1),
+                       normals[..., 1, :])
+        rag, ages = _write(self.rag, self.ages, answer, uniforms[..., U_SLOT_OWN], params.rag_policy, time)
+        weights, means, sigmas = em_moving(self._weights, rag, self.means, self.sigmas_, params.eps,
+                                           params.em_iterations, self.move_means)
+        frozen = params.frozen_mask()
+        if frozen is not None:  # stubborn agents keep everything
+            for new, old in ((rag, self.rag), (ages, self.ages), (weights, self._weights), (means, self.means),
+                             (sigmas, self.sigmas_)):
+                new[:, frozen] = old[:, frozen]
+        self._weights, self.rag, self.ages, self.means, self.sigmas_, self.time = weights, rag, ages, means, sigmas, time
+
+    def ids(self) -> np.ndarray:
+        return np.argmax(self._weights, axis=-1)
+
+    def weights(self) -> np.ndarray:
+        return self._weights
+
+    def sigmas(self) -> np.ndarray:
+        """Every agent's standard deviations, shape (n_reps, n_agents, n_components)."""
+        return self.sigmas_
+
+    def neighbourhoods(self) -> np.ndarray | None:
+        return communication_neighbourhoods(self._weights, self.params)
+
+    def state(self) -> MovingVarianceState:
+        log_dens = -0.5 * (np.sum((self.rag[..., :, None, :] - self.means[..., None, :, :]) ** 2, axis=-1)
+                           / self.sigmas_[..., None, :] ** 2 + self.rag.shape[-1] * (2 * np.log(self.sigmas_[..., None, :]) + _LOG_2PI))
+        return MovingVarianceState(weights=self._weights.copy(), rag=self.rag.copy(),
+                                   rag_dens=scaled_densities(log_dens, axis=-1), rag_ages=self.ages.copy(),
+                                   time=self.time, means=self.means.copy(), sigmas=self.sigmas_.copy())
 
 
-def _record(state: MovingVarianceState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """IDs (n_reps, n_agents), largest sigma and largest own-ID sigma (n_reps,) of a state."""
-    ids = state.ids()
-    id_sigmas = np.take_along_axis(state.sigmas, ids[..., None], axis=-1)[..., 0]
-    return ids, state.sigmas.max(axis=(1, 2)), id_sigmas.max(axis=1)
+@register_dynamics("moving-variance-means", backend="numpy")
+class MovingVarianceMeansStepper(MovingVarianceStepper):
+    """The moving-variance variant in which the means move too."""
+
+    move_means = True
+
+
+def _sigmas_of(view) -> np.ndarray:
+    sigmas = getattr(view.stepper, "sigmas", None)
+    if sigmas is None:
+        raise ValueError(f"this measure needs per-agent sigmas: dynamics moving-variance or moving-variance-means "
+                         f"(got {view.params.dynamics!r})")
+    return sigmas()
+
+
+@MEASURES.register("max_sigma", dtype="float64")
+def max_sigma(view) -> np.ndarray:
+    """Largest sigma over all agents and components, shape (n_reps,) (moving-variance dynamics)."""
+    return _sigmas_of(view).max(axis=(1, 2))
+
+
+@MEASURES.register("max_id_sigma", dtype="float64")
+def max_id_sigma(view) -> np.ndarray:
+    """Largest over agents of the sigma of the agent's own ID component, shape (n_reps,) (moving-variance dynamics)."""
+    sigmas = _sigmas_of(view)
+    return np.take_along_axis(sigmas, view.ids()[..., None], axis=-1)[..., 0].max(axis=1)

@@ -391,3 +391,24 @@ def _within_threshold(approx: np.ndarray, squared_norm: np.ndarray, size: int) -
         threshold = np.partition(approx, size - 1, axis=1)[:, size - 1]
     margin = _GRAM_MARGIN * (squared_norm[:, None] + squared_norm.max())
     return np.nonzero(approx <= threshold[:, None] + 2.0 * margin)
+
+
+def communication_neighbourhoods(weights: np.ndarray, params) -> np.ndarray | None:
+    """Who may send each agent an opinion at the next step (for the polarization flag).
+
+    Parameters
+    ----------
+    weights : ndarray of float64, shape (n_reps, n_agents, n_components)
+    params : igmm.dynamics.state.ModelParams
+
+    Returns
+    -------
+    ndarray of int, shape (n_reps or 1, n_agents, m), or None
+        A static network's padded neighbour lists (-1 pads), the k nearest
+        agents in weight space, or None for the complete graph (k = n - 1).
+    """
+    if params.neighbours is not None:
+        return params.neighbours[None]
+    if params.k >= weights.shape[1] - 1:
+        return None
+    return k_nearest(weights, params.k)

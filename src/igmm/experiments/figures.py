@@ -22,16 +22,23 @@ def _label(keys: dict) -> str:
     return ", ".join(f"{k} = {v}" for k, v in keys.items())
 
 
-def _suptitle(fig, spec) -> None:
+def _suptitle(fig, spec, note: str = "") -> None:
     """The experiment's title and base parameters, wrapped to the figure's width."""
     import textwrap
 
     width = max(40, int(fig.get_figwidth() * 14))
-    fig.suptitle(textwrap.fill(f"{spec.title} ({_label(spec.base)})", width), fontsize=10)
+    text = f"{spec.title} ({_label(spec.base)})" + (f"; {note}" if note else "")
+    fig.suptitle(textwrap.fill(text, width), fontsize=10)
+
+
+def _title(variant) -> str:
+    """A panel's title: the variant, and which replicate is drawn (and how it was chosen)."""
+    chosen = variant.example_note or f"replicate {variant.example} of {len(variant.ids)}"
+    return f"{_label(variant.keys)}\n{chosen}"
 
 
 def _panels(spec, variants, out_dir: Path) -> list[Path]:
-    fig = plot_trajectory_panels([v.ids[0] for v in variants], [_label(v.keys) for v in variants])
+    fig = plot_trajectory_panels([v.ids[v.example] for v in variants], [_title(v) for v in variants])
     _suptitle(fig, spec)
     return save_figure(fig, out_dir / "figure", FORMATS)
 
@@ -40,10 +47,10 @@ def _grid(spec, variants, out_dir: Path) -> list[Path]:
     row_key, col_key = list(spec.grid)[:2]
     rows = list(dict.fromkeys(v.keys[row_key] for v in variants))
     cols = list(dict.fromkeys(v.keys[col_key] for v in variants))
-    by_key = {(v.keys[row_key], v.keys[col_key]): v.ids[0] for v in variants}
+    by_key = {(v.keys[row_key], v.keys[col_key]): v.ids[v.example] for v in variants}
     fig = plot_trajectory_grid([[by_key[(r, c)] for c in cols] for r in rows],
                                [f"{row_key} = {r}" for r in rows], [f"{col_key} = {c}" for c in cols])
-    _suptitle(fig, spec)
+    _suptitle(fig, spec, note=f"one run per cell: replicate {variants[0].example} of {len(variants[0].ids)}")
     return save_figure(fig, out_dir / "figure", FORMATS)
 
 
@@ -68,10 +75,11 @@ def _sigma(spec, variants, out_dir: Path) -> list[Path]:
     from igmm.dynamics.moving_variance import SIGMA_FLOOR
 
     variant = variants[0]
-    traces = {"largest sigma (all components)": variant.traces["max_sigma"][0],
-              "largest sigma of an agent's ID component": variant.traces["max_id_sigma"][0]}
-    fig = plot_sigma_trace(variant.ids[0], traces, SIGMA_FLOOR)
-    _suptitle(fig, spec)
+    example = variant.example
+    traces = {"largest sigma (all components)": variant.traces["max_sigma"][example],
+              "largest sigma of an agent's ID component": variant.traces["max_id_sigma"][example]}
+    fig = plot_sigma_trace(variant.ids[example], traces, SIGMA_FLOOR)
+    _suptitle(fig, spec, note=f"replicate {example} of {len(variant.ids)}")
     return save_figure(fig, out_dir / "figure", FORMATS)
 
 

@@ -20,17 +20,12 @@ def _mean(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean()), float(se)
 
 
-def _example(values: np.ndarray) -> tuple[float, float]:
-    return float(values[0]), np.nan
-
-
 #: Statistic name -> function of one column's values (replicate order) -> (value, standard error).
 STATISTICS: dict[str, Callable[[np.ndarray], tuple[float, float]]] = {
     "mean": _mean,
     "median": lambda v: (float(np.median(v)), np.nan),
     "min": lambda v: (float(v.min()), np.nan),
     "max": lambda v: (float(v.max()), np.nan),
-    "example": _example,
 }
 
 
@@ -47,9 +42,20 @@ def select_rows(runs: pd.DataFrame, where: dict) -> pd.DataFrame:
     return runs[mask].sort_values("replicate")
 
 
-def evaluate(measure: str, rows: pd.DataFrame) -> tuple[float, float]:
-    """(value, standard error) of ``stat:column`` or ``share:PATTERN`` over ``rows``."""
+def evaluate(measure: str, rows: pd.DataFrame, example: int = 0) -> tuple[float, float]:
+    """(value, standard error) of ``stat:column`` or ``share:PATTERN`` over ``rows``.
+
+    ``example:column`` is the example run's value (replicate ``example``);
+    ``median:t_star`` is the Kaplan-Meier median (runs not converged by T
+    censored; NaN when it is not reached), as in every other summary.
+    """
     stat, _, target = measure.partition(":")
+    if stat == "example":
+        if target not in rows:
+            raise ValueError(f"measure {measure!r}: column {target!r} is not in the runs table")
+        return float(rows[target].to_numpy(dtype=float)[example]), np.nan
+    if stat == "median" and target == "t_star":
+        return kaplan_meier_median(rows["t_star"].to_numpy(dtype=float), rows["converged"].to_numpy(dtype=bool)), np.nan
     if stat == "share":
         if target not in PATTERN_NAMES:
             raise ValueError(f"measure {measure!r}: pattern {target!r} is not allowed; choose from {PATTERN_NAMES}")
@@ -62,7 +68,7 @@ def evaluate(measure: str, rows: pd.DataFrame) -> tuple[float, float]:
     return STATISTICS[stat](rows[target].to_numpy(dtype=float))
 
 
-def compare_reads(reads: Sequence[Read], runs: pd.DataFrame) -> pd.DataFrame:
+def compare_reads(reads: Sequence[Read], runs: pd.DataFrame, examples: dict | None = None) -> pd.DataFrame:
     """One row per read: our value, its standard error, the difference and difference / SE.
 
     Returns
@@ -73,7 +79,8 @@ def compare_reads(reads: Sequence[Read], runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for read in reads:
         selected = select_rows(runs, read.where)
-        ours, se = evaluate(read.measure, selected) if len(selected) else (np.nan, np.nan)
+        example = _example_of(selected, examples)
+        ours, se = evaluate(read.measure, selected, example) if len(selected) else (np.nan, np.nan)
         difference = ours - read.value if read.value is not None else np.nan
         z = difference / se if se and np.isfinite(se) and se > 0 else np.nan
         rows.append({
@@ -82,6 +89,13 @@ def compare_reads(reads: Sequence[Read], runs: pd.DataFrame) -> pd.DataFrame:
             "ours": ours, "se": se, "n_runs": len(selected), "difference": difference, "z": z, "text": read.text,
         })
     return pd.DataFrame(rows, columns=list(READ_COLUMNS))
+
+
+def _example_of(rows: pd.DataFrame, examples: dict | None) -> int:
+    """Position (in replicate order) of the example run among ``rows``: its point's chosen replicate."""
+    if not examples or rows.empty or rows["point"].nunique() != 1:
+        return 0
+    return examples.get(rows["point"].iloc[0], 0)
 
 
 def _fmt(value: float, digits: int = 2) -> str:
@@ -95,20 +109,25 @@ def _median_text(runs: pd.DataFrame) -> str:
 
 
 def variant_table(runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    """Per variant: runs, mean S(T) with SE, P(one silo at T), median t*, mean stability, pattern shares."""
+    """Per variant: runs, mean S(T) with its 95% interval, P(two or more silos at T) with its Wilson interval,
+    median t* (Kaplan-Meier), mean stability, pattern shares (:func:`igmm.stats.run_statistics`)."""
+    from igmm.stats import run_statistics
+
     groups = runs.groupby(list(keys), sort=False) if keys else [((), runs)]
     rows = []
     for key, group in groups:
         key = key if isinstance(key, tuple) else (key,)
-        silos, silos_se = _mean(group["n_silos_final"].to_numpy(dtype=float))
+        stats = run_statistics(group)
+        split, split_lo, split_hi = 1 - stats["p_one_silo"], 1 - stats["p_one_silo_hi"], 1 - stats["p_one_silo_lo"]
         row = dict(zip(keys, key)) | {
-            "runs": len(group),
-            "S(T)": f"{silos:.2f} ± {_fmt(silos_se)}",
-            "P(one silo)": f"{group['converged'].mean():.2f}",
+            "runs": stats["n_runs"],
+            "S(T) [95% CI]": f"{stats['silos_final_mean']:.2f} [{_fmt(stats['silos_final_mean_lo'])}, "
+                              f"{_fmt(stats['silos_final_mean_hi'])}]",
+            "P(>= 2 silos at T) [95% CI]": f"{split:.2f} [{split_lo:.2f}, {split_hi:.2f}]",
             "median t*": _median_text(group),
-            "mean stability": f"{group['mean_stability'].mean():.3f}",
+            "mean stability": f"{stats['mean_stability']:.3f}",
         }
-        row |= {name: f"{np.mean(group['pattern'] == name):.2f}" for name in PATTERN_NAMES}
+        row |= {name: f"{stats[f'pattern_{name}']:.2f}" for name in PATTERN_NAMES}
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -134,16 +153,26 @@ def reads_markdown(reads: pd.DataFrame) -> str:
 
 
 def summary_markdown(spec: ExperimentSpec, runs: pd.DataFrame, reads: pd.DataFrame, quick: bool, seed: int,
-                     seconds: float) -> str:
-    """``summary.md``: settings, our numbers per variant, and the reads beside ours."""
+                     seconds: float, variants: Sequence | None = None) -> str:
+    """``summary.md``: its real size, our numbers per variant, how the example runs were chosen, and the reads."""
     keys = [k for k in spec.variant_keys() if k in runs]
+    size = (f"{'quick (reduced, for tests)' if quick else 'full size'}: {spec.replicates} replicate(s) per variant, "
+            f"{len(spec.variant_overrides())} variant(s); base {spec.base}; root seed {seed}; {seconds:.1f} s")
     lines = [
         f"# {spec.name}: {spec.title}", "", spec.description.strip(), "",
-        f"Version: {'quick (reduced, for tests)' if quick else 'full size'}; root seed {seed}; "
-        f"{spec.replicates} replicate(s) per variant; base {spec.base}; {seconds:.1f} s.", "",
-        "## Our numbers per variant", "", markdown(variant_table(runs, keys)), "",
+        f"Version: {size}.", "",
+        "## Our numbers per variant", "",
+        "Intervals are 95%: a t interval for the mean, a Wilson interval for proportions. The median t* is the "
+        "Kaplan-Meier median with runs not converged by T censored (\"> T\" when it is not reached).", "",
+        markdown(variant_table(runs, keys)), "",
+    ]
+    if variants and any(v.example_note for v in variants):
+        lines += ["## Example runs drawn", ""]
+        lines += [f"- {', '.join(f'{k} = {val}' for k, val in v.keys.items())}: {v.example_note}" for v in variants]
+        lines.append("")
+    lines += [
         "## Beside the paper's reads", "",
-        "`example` is replicate 0 (the run in the figure); `mean` has a standard error; "
+        "`example` is the run drawn in the figure; `mean` has a standard error; "
         "diff / SE is the difference in standard errors (blank for single runs).", "",
         reads_markdown(reads) if len(reads) else "(no reads for this experiment)", "",
     ]

@@ -1,10 +1,13 @@
-"""The one generic runner: a spec in, tidy tables, figures and ``summary.md`` out.
+"""The one generic experiment runner: a spec in, a sweep folder, figures and ``summary.md`` out.
 
-Pipeline: list the variants (plain dicts of config overrides) -> simulate each
-as one batch of replicates (variant v, replicate i: spawn key ``(v, i)``) ->
-concatenate tidy tables -> compare with the reads -> plot. Nothing here is
-specific to one experiment; the differences live in the YAML specs and in the
-name -> function tables :data:`RUNNERS` and :data:`igmm.experiments.figures.FIGURES`.
+An experiment is a sweep spec (:meth:`ExperimentSpec.sweep_values`) plus
+reads plus a figure. :func:`reproduce` runs the sweep through the one
+pipeline (:func:`igmm.pipeline.runner.run_sweep`: resumable after a kill,
+any executor, the same tables as ``igmm sweep``), then reads its tables,
+compares them with the paper's reads and draws the figure. Nothing here is
+specific to one experiment; the differences live in the YAML specs and in
+the name -> function tables :data:`RUNNERS` and
+:data:`igmm.experiments.figures.FIGURES`.
 """
 
 from __future__ import annotations
@@ -12,40 +15,56 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from igmm.config import SimulationConfig, make_config
 from igmm.experiments.reads import compare_reads, summary_markdown
 from igmm.experiments.spec import ExperimentSpec, load_spec
-from igmm.metrics import classify_patterns, silo_sizes, stability
-from igmm.simulate import replicate_seeds, simulate_seeds
-from igmm.storage import write_npz, write_parquet, write_text, write_yaml
-from igmm.tables import metrics_table, runs_table
+from igmm.pipeline import store
+from igmm.pipeline.spec import make_spec, point_key
+from igmm.storage import write_parquet, write_text
 
 
 @dataclass(eq=False)
 class VariantResult:
-    """One variant's batch of replicates.
+    """One variant (grid point) of an experiment, read back from its sweep folder.
 
     Attributes
     ----------
     keys : dict
-        The overrides that define the variant (key columns of its rows).
+        The overrides that define the variant (its swept values).
+    point : str
+        Its point key in the sweep folder.
     ids : ndarray of int16, shape (n_reps, n_steps + 1, n_agents)
-    metrics, runs : DataFrame
-        Tidy tables with the key columns first.
-    traces : dict of name -> ndarray of shape (n_reps, n_steps + 1)
-        Extra per-step series (e.g. the largest sigma).
+    runs : DataFrame
+        Its rows of the runs table (with the swept values and derived columns).
+    steps : DataFrame
+        Its rows of the per-step table.
+    example : int
+        The replicate drawn in the figure.
+    example_note : str
+        How it was chosen (part of the panel titles).
     """
 
     keys: dict[str, Any]
+    point: str
     ids: np.ndarray
-    metrics: pd.DataFrame
     runs: pd.DataFrame
-    traces: dict[str, np.ndarray] = field(default_factory=dict)
+    steps: pd.DataFrame
+    example: int = 0
+    example_note: str = ""
+
+    @property
+    def traces(self) -> dict[str, np.ndarray]:
+        """Extra per-step measures as arrays of shape (n_reps, n_steps + 1)."""
+        extra = [c for c in self.steps.columns if c not in _STEP_BASE]
+        n_reps = self.ids.shape[0]
+        return {name: self.steps[name].to_numpy().reshape(n_reps, -1) for name in extra}
+
+
+_STEP_BASE = ("point", "replicate", "t", "n_silos", "stability", "largest_silo", "polarized")
 
 
 @dataclass(eq=False)
@@ -65,35 +84,18 @@ class ExperimentResult:
         return pd.concat([v.runs for v in self.variants], ignore_index=True) if self.variants else pd.DataFrame()
 
 
-def run_stats(ids: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-run columns beyond ``igmm.tables.RUNS_COLUMNS``, each of shape (n_reps,).
-
-    pattern (:func:`igmm.metrics.classify_patterns`), min_stability (lowest
-    Stab(t), t >= 1), last_change (last t with Stab(t) < 1; 0 when none) and
-    second_silo_final (size of the second-largest silo at T; 0 with one silo).
-    """
-    stab = stability(ids)
-    changed = stab < 1.0
-    last_change = np.where(changed.any(axis=-1), stab.shape[-1] - np.argmax(changed[..., ::-1], axis=-1), 0)
-    final_sizes = np.sort(silo_sizes(ids[:, -1, :], n_labels=int(ids.max()) + 1), axis=-1)
-    return {
-        "pattern": classify_patterns(ids),
-        "min_stability": stab.min(axis=-1) if stab.shape[-1] else np.ones(len(ids)),
-        "last_change": last_change.astype(np.int64),
-        "second_silo_final": final_sizes[:, -2] if final_sizes.shape[-1] > 1 else np.zeros(len(ids), np.int64),
-    }
-
-
 def sigma_stats(traces: dict[str, np.ndarray], floor: float) -> dict[str, np.ndarray]:
-    """Peak, time of the peak and time the series settles at the floor, per run, for each sigma trace.
+    """Peak, time of the peak and time the series settles near the floor, per run, for each sigma trace.
 
-    ``t_*_floor`` is the first t from which the series stays within 1e-9 of the
-    floor up to T (T + 1 when it never settles).
+    ``t_*_floor`` is the first t from which the series stays within a factor
+    of 2 of the floor up to T (T + 1 when it never settles): after consensus
+    the refitted sigma of the agents' common component keeps a sampling
+    spread of a few thousandths above the floor.
     """
     columns: dict[str, np.ndarray] = {}
     for name, series in traces.items():
         prefix = name.removeprefix("max_")  # sigma, id_sigma
-        at_floor = series <= floor + 1e-9
+        at_floor = series <= 2 * floor
         settled = np.flip(np.logical_and.accumulate(np.flip(at_floor, -1), axis=-1), -1)
         columns[f"{prefix}_peak"] = series.max(axis=-1)
         columns[f"t_{prefix}_peak"] = np.argmax(series, axis=-1).astype(np.int64)
@@ -101,100 +103,83 @@ def sigma_stats(traces: dict[str, np.ndarray], floor: float) -> dict[str, np.nda
     return columns
 
 
-#: What a simulator returns: ids, per-step traces, metrics table, runs table.
-Simulated = tuple[np.ndarray, dict[str, np.ndarray], pd.DataFrame, pd.DataFrame]
+def choose_example(runs: pd.DataFrame, pattern: str | None) -> tuple[int, str]:
+    """The replicate an experiment draws, and how it was chosen (see :class:`~igmm.experiments.spec.ExampleRule`)."""
+    if pattern is None:
+        return 0, ""
+    n_runs = len(runs)
+    matches = np.flatnonzero(runs["pattern"].to_numpy() == pattern)
+    if matches.size:
+        index = int(matches[0])
+        return index, f"replicate {index}: the first of {n_runs} classified {pattern} ({matches.size} are)"
+    index = int(np.argmax(runs["t_star"].to_numpy()))
+    return index, f"replicate {index}: none of {n_runs} is {pattern}; the one split longest (t* = {int(runs['t_star'].iloc[index])})"
 
 
-def _simulate_plain(config: SimulationConfig, seeds: Sequence[np.random.SeedSequence]) -> Simulated:
-    """The engine's batch run (:func:`igmm.simulate.simulate_seeds`), no extra traces."""
-    result = simulate_seeds(config, seeds)
-    return result.ids, {}, result.metrics, result.runs
+def _variants(spec: ExperimentSpec, out_dir: Path) -> list[VariantResult]:
+    """Every variant's tables and trajectories from the experiment's sweep folder."""
+    runs = store.read_runs(out_dir)
+    steps = store.read_steps(out_dir)
+    variants = []
+    for overrides in spec.variant_overrides():
+        key = point_key(overrides)
+        point_runs = runs[runs["point"] == key].reset_index(drop=True)
+        point_steps = steps[steps["point"] == key].reset_index(drop=True)
+        variant = VariantResult(keys=overrides, point=key, ids=store.read_ids(out_dir, key), runs=point_runs,
+                                steps=point_steps)
+        if variant.traces:
+            from igmm.dynamics.moving_variance import SIGMA_FLOOR
+
+            for name, values in sigma_stats(variant.traces, SIGMA_FLOOR).items():
+                variant.runs[name] = values
+        variant.example, variant.example_note = choose_example(point_runs, spec.example.pattern if spec.example else None)
+        variants.append(variant)
+    return variants
 
 
-def _simulate_tracking_sigmas(config: SimulationConfig, seeds: Sequence[np.random.SeedSequence]) -> Simulated:
-    """Moving-variance runs that also record the largest sigmas (same draws as the engine's run)."""
-    from igmm.dynamics.moving_variance import SIGMA_FLOOR, run_tracking_sigmas
-
-    rngs = [np.random.default_rng(seq) for seq in seeds]
-    ids, max_sigma, max_id_sigma = run_tracking_sigmas(config.to_params(), rngs, config.n_steps)
-    traces = {"max_sigma": max_sigma, "max_id_sigma": max_id_sigma}
-    replicates = [seq.spawn_key[-1] for seq in seeds]
-    metrics = metrics_table(ids, replicates, extra=traces)
-    runs = runs_table(ids, [seq.entropy for seq in seeds], [seq.spawn_key for seq in seeds], replicates,
-                      extra=sigma_stats(traces, SIGMA_FLOOR))
-    return ids, traces, metrics, runs
-
-
-#: Plot kind -> how a variant is simulated (the moving-variance figure needs the sigma traces).
-SIMULATORS: dict[str, Callable[[SimulationConfig, Sequence[np.random.SeedSequence]], Simulated]] = {"moving-variance": _simulate_tracking_sigmas}
-
-
-def run_variant(spec: ExperimentSpec, index: int, overrides: dict[str, Any], seed: int) -> VariantResult:
-    """Simulate variant ``index`` of ``spec``: replicate i uses spawn key ``(index, i)`` under ``seed``."""
-    config = make_config(spec.base | overrides)
-    seeds = replicate_seeds(seed, spec.replicates, prefix=(index,))
-    simulate = SIMULATORS.get(spec.plot, _simulate_plain)
-    ids, traces, metrics, runs = simulate(config, seeds)
-    for name, value in run_stats(ids).items():
-        runs[name] = value
-    keys = {"variant": index} | overrides
-    return VariantResult(keys=overrides, ids=ids, metrics=_keyed(metrics, keys), runs=_keyed(runs, keys), traces=traces)
-
-
-def _keyed(frame: pd.DataFrame, keys: dict[str, Any]) -> pd.DataFrame:
-    for position, (name, value) in enumerate(keys.items()):
-        frame.insert(position, name, value)
-    return frame
-
-
-def _perspective(spec: ExperimentSpec, overrides: dict[str, Any], seed: int, out_dir: Path) -> list[Path]:
-    """Perspective space of variant 0, replicate 0: re-run that replicate alone keeping its weights (same seed, same run)."""
+def _perspective(spec: ExperimentSpec, variant: VariantResult, seed: int, out_dir: Path) -> list[Path]:
+    """Perspective space of variant 0's example run: that replicate alone again, keeping its weights (same seed, same run)."""
+    from igmm.api import simulate_seeds
+    from igmm.config import make_config
+    from igmm.pipeline.spec import point_seeds
     from igmm.plots.perspective import plot_perspective
     from igmm.plots.trajectories import save_figure
 
-    config = make_config(spec.base | overrides)
-    result = simulate_seeds(config, replicate_seeds(seed, 1, prefix=(0,)), keep_weights=True)
+    config = make_config(spec.base | variant.keys)
+    result = simulate_seeds(config, point_seeds(seed, variant.point, variant.example, 1), keep_weights=True)
     steps = [t for t in spec.perspective_steps if t <= config.n_steps]
-    title = "perspective space (CMDS of weight distances), " + ", ".join(f"{k} = {v}" for k, v in overrides.items())
+    title = ("perspective space (CMDS of weight distances), " + ", ".join(f"{k} = {v}" for k, v in variant.keys.items())
+             + f"; {variant.example_note or f'replicate {variant.example}'}")
     fig = plot_perspective(result.weights[0], result.ids[0], steps, title=title)
     return save_figure(fig, out_dir / "perspective", ("png", "pdf"))
 
 
-def _write_tables(variants: list[VariantResult], out_dir: Path) -> list[Path]:
-    metrics = pd.concat([v.metrics for v in variants], ignore_index=True)
-    runs = pd.concat([v.runs for v in variants], ignore_index=True)
-    arrays = {f"ids_{i}": v.ids for i, v in enumerate(variants)}
-    arrays |= {f"{name}_{i}": trace for i, v in enumerate(variants) for name, trace in v.traces.items()}
-    return [
-        write_parquet(metrics, out_dir / "metrics.parquet"),
-        write_parquet(runs, out_dir / "runs.parquet"),
-        write_npz(out_dir / "ids.npz", **arrays),
-        write_yaml([{"variant": i} | v.keys for i, v in enumerate(variants)], out_dir / "variants.yaml"),
-    ]
-
-
-def _run_gmm(spec: ExperimentSpec, out_dir: Path, quick: bool, seed: int) -> ExperimentResult:
+def _run_gmm(spec: ExperimentSpec, out_dir: Path, quick: bool, seed: int, executor=None) -> ExperimentResult:
     from igmm.experiments.figures import FIGURES
+    from igmm.pipeline.runner import run_sweep
 
     start = time.perf_counter()
-    variants = [run_variant(spec, i, overrides, seed) for i, overrides in enumerate(spec.variant_overrides())]
+    sweep = make_spec(spec.sweep_values(seed))
+    outcome = run_sweep(sweep, out_dir, executor=executor, progress=False)
+    if outcome.failed:
+        raise RuntimeError(f"{spec.name}: {len(outcome.failed)} task(s) failed (see {out_dir}/failures.yaml)")
+    variants = _variants(spec, out_dir)
     runs = pd.concat([v.runs for v in variants], ignore_index=True)
-    reads = compare_reads(spec.reads, runs)
-    files = _write_tables(variants, out_dir)
-    files.append(write_parquet(reads, out_dir / "reads.parquet"))
+    reads = compare_reads(spec.reads, runs, {v.point: v.example for v in variants})
+    files = [write_parquet(reads, out_dir / "reads.parquet")]
     files += FIGURES[spec.plot](spec, variants, out_dir)
     if spec.perspective_steps:
-        files += _perspective(spec, spec.variant_overrides()[0], seed, out_dir)
+        files += _perspective(spec, variants[0], seed, out_dir)
     seconds = time.perf_counter() - start
-    files.append(write_text(summary_markdown(spec, runs, reads, quick, seed, seconds), out_dir / "summary.md"))
+    files.append(write_text(summary_markdown(spec, runs, reads, quick, seed, seconds, variants), out_dir / "summary.md"))
     return ExperimentResult(spec, out_dir, variants, reads, files, seconds)
 
 
-def _run_group(spec: ExperimentSpec, out_dir: Path, quick: bool, seed: int) -> ExperimentResult:
+def _run_group(spec: ExperimentSpec, out_dir: Path, quick: bool, seed: int, executor=None) -> ExperimentResult:
     from igmm.experiments.figures import group_figure
 
     start = time.perf_counter()
-    members = [reproduce(name, out_dir / name, quick=quick, seed=seed) for name in spec.members]
+    members = [reproduce(name, out_dir / name, quick=quick, seed=seed, executor=executor) for name in spec.members]
     files = group_figure(spec, members, out_dir)
     reads = pd.concat([m.reads.assign(experiment=m.spec.name) for m in members], ignore_index=True)
     seconds = time.perf_counter() - start
@@ -203,12 +188,11 @@ def _run_group(spec: ExperimentSpec, out_dir: Path, quick: bool, seed: int) -> E
     return ExperimentResult(spec, out_dir, [], reads, files, seconds, members)
 
 
-def _run_llm_comparison(spec: ExperimentSpec, out_dir: Path, quick: bool, seed: int) -> ExperimentResult:
-    # The LLM engineer's module; imported lazily so the registry loads without the llm extras.
+def _run_llm_comparison(spec: ExperimentSpec, out_dir: Path, quick: bool, seed: int, executor=None) -> ExperimentResult:
     from igmm.llm.comparison import run_comparison
 
     start = time.perf_counter()
-    run_comparison(None, out_dir, quick=quick, seed=seed, formats=("png", "pdf"))
+    run_comparison(None, out_dir, quick=quick, seed=seed, formats=("png", "pdf"), executor=executor)
     comparison = out_dir / "comparison.md"
     header = f"# {spec.name}: {spec.title}\n\n{spec.description.strip()}\n\n"
     write_text(header + (comparison.read_text() if comparison.exists() else ""), out_dir / "summary.md")
@@ -217,26 +201,35 @@ def _run_llm_comparison(spec: ExperimentSpec, out_dir: Path, quick: bool, seed: 
 
 
 #: Spec ``runner`` -> function running it.
-RUNNERS: dict[str, Callable[[ExperimentSpec, Path, bool, int], ExperimentResult]] = {
+RUNNERS: dict[str, Callable[..., ExperimentResult]] = {
     "gmm": _run_gmm,
     "group": _run_group,
     "llm-comparison": _run_llm_comparison,
 }
 
 
-def reproduce(name: str, out_dir: str | Path | None = None, quick: bool = False, seed: int = 0) -> ExperimentResult:
-    """Run experiment ``name`` and write its outputs.
+def default_folder(name: str, quick: bool) -> Path:
+    """``results/NAME``, or ``results/NAME-quick`` for the reduced version (never the full results' folder)."""
+    return Path("results") / (f"{name}-quick" if quick else name)
+
+
+def reproduce(name: str, out_dir: str | Path | None = None, quick: bool = False, seed: int = 0,
+              executor=None) -> ExperimentResult:
+    """Run experiment ``name`` (or resume it) and write its outputs.
 
     Parameters
     ----------
     name : str
         A name from :func:`igmm.experiments.spec.experiment_names`.
     out_dir : path-like, optional
-        Default ``results/NAME``.
+        Default :func:`default_folder`. A sweep folder: running again resumes.
     quick : bool
         The reduced version (fewer replicates, shorter, fewer grid points).
     seed : int
-        Root seed; variant v, replicate i uses ``SeedSequence(seed, spawn_key=(v, i))``.
+        Root seed; replicate i of a variant uses ``SeedSequence(seed, spawn_key=(*key, i))``
+        with ``key`` the variant's value key.
+    executor : igmm.pipeline.executors.Executor, optional
+        Default: a process pool on every core.
 
     Returns
     -------
@@ -249,5 +242,6 @@ def reproduce(name: str, out_dir: str | Path | None = None, quick: bool = False,
     """
     spec = load_spec(name)
     runner = "group" if spec.members else spec.runner
-    out_dir = Path(out_dir) if out_dir is not None else Path("results") / name
-    return RUNNERS[runner](spec.resolved(quick), out_dir, quick, seed)
+    out_dir = Path(out_dir) if out_dir is not None else default_folder(name, quick)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return RUNNERS[runner](spec.resolved(quick), out_dir, quick, seed, executor)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 SPEC_PACKAGE = "igmm.experiments.specs"
 
@@ -45,8 +45,21 @@ class QuickSettings(BaseModel):
     grid: dict[str, Any] | None = None
 
 
+class ExampleRule(BaseModel):
+    """How a variant's example run (the one drawn) is chosen, openly.
+
+    The first replicate whose silo pattern at T is ``pattern``, searching all
+    the variant's replicates; when none has it, the replicate that stayed
+    split longest (largest t*), labelled as such.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pattern: Literal["consensus", "stable", "unstable", "decaying"]
+
+
 class ExperimentSpec(BaseModel):
-    """One experiment of EXPERIMENTS.md, as data."""
+    """One experiment of docs/experiments.md, as data: a sweep spec plus reads plus a figure."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -66,8 +79,16 @@ class ExperimentSpec(BaseModel):
     ylabel: str | None = None
     members: list[str] = Field(default_factory=list)
     perspective_steps: list[int] = Field(default_factory=list, description="steps of the perspective-space figure")
+    example: ExampleRule | None = None
     reads: list[Read] = Field(default_factory=list)
     quick: QuickSettings = Field(default_factory=QuickSettings)
+
+    @model_validator(mode="after")
+    def _variants_share_keys(self) -> "ExperimentSpec":
+        keys = {tuple(sorted(variant)) for variant in self.variants}
+        if len(keys) > 1:
+            raise ValueError(f"variants: every variant must set the same keys; got {sorted(keys)}")
+        return self
 
     def resolved(self, quick: bool) -> "ExperimentSpec":
         """This spec with the quick overrides applied when ``quick``."""
@@ -81,10 +102,10 @@ class ExperimentSpec(BaseModel):
         return self.model_copy(update=update)
 
     def variant_overrides(self) -> list[dict[str, Any]]:
-        """Every variant's overrides of ``base``: ``variants`` x the cartesian ``grid``, in order."""
+        """Every variant's overrides of ``base``, in the sweep's point order (grid outer, variants inner)."""
         axes = {name: _grid_values(values) for name, values in self.grid.items()}
         points = [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
-        return [variant | point for variant in self.variants for point in points]
+        return [point | variant for point in points for variant in self.variants]
 
     def variant_keys(self) -> list[str]:
         """Names of the parameters that vary between variants (the key columns of the tables)."""
@@ -92,6 +113,13 @@ class ExperimentSpec(BaseModel):
         for overrides in self.variant_overrides():
             names += [name for name in overrides if name not in names]
         return names
+
+    def sweep_values(self, seed: int) -> dict[str, Any]:
+        """The sweep SPEC of this experiment: the grid as grid axes, the variants as zipped axes."""
+        zipped = {key: [variant[key] for variant in self.variants] for key in self.variants[0]}
+        return {"base": self.base, "grid": {name: _grid_values(values) for name, values in self.grid.items()},
+                "zip": zipped, "replicates": self.replicates, "seed": seed, "chunk_size": min(self.replicates, 50),
+                "save_ids": True}
 
 
 def _grid_values(values: Any) -> list[Any]:

@@ -32,7 +32,7 @@ import pandas as pd
 from igmm import storage
 from igmm.llm.flowers import FLOWERS, N_LABELS, UNLABELED
 from igmm.llm.transcripts import LLMRun, Problem, TranscriptSet, load_transcripts
-from igmm.tables import metrics_table, runs_table
+from igmm.tables import runs_table, steps_table
 
 #: Offset of the language model's sampling seed: replicate V sampled with seed 11 + V.
 SAMPLING_SEED_OFFSET = 11
@@ -92,16 +92,19 @@ def llm_tables(runs: Sequence[LLMRun]) -> tuple[pd.DataFrame, pd.DataFrame]:
     for (p, k), group in _groups(runs).items():
         ids = np.stack([run.ids for run in group])
         replicates = [run.key.replicate for run in group]
-        keys = {"p": p, "k": k}
-        metrics_parts.append(metrics_table(ids, replicates=replicates, keys=keys))
-        runs_parts.append(runs_table(
-            ids,
-            seeds=[SAMPLING_SEED_OFFSET + replicate for replicate in replicates],
-            spawn_keys=[()] * len(group),
-            replicates=replicates,
-            keys=keys,
-        ))
+        point = f"p={p:g},k={k}"
+        metrics_parts.append(_with_cell(steps_table(ids, replicates=replicates, point=point), p, k))
+        cell_runs = runs_table(ids, replicates=replicates, point=point)
+        cell_runs["seed"] = [str(SAMPLING_SEED_OFFSET + replicate) for replicate in replicates]
+        runs_parts.append(_with_cell(cell_runs, p, k))
     return pd.concat(metrics_parts, ignore_index=True), pd.concat(runs_parts, ignore_index=True)
+
+
+def _with_cell(frame: pd.DataFrame, p: float, k: int) -> pd.DataFrame:
+    """The cell's p and k as the first columns (the transcripts' grid values)."""
+    frame.insert(0, "k", k)
+    frame.insert(0, "p", p)
+    return frame
 
 
 def labels_table(runs: Sequence[LLMRun]) -> pd.DataFrame:

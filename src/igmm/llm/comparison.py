@@ -6,11 +6,11 @@ censoring, mean stability and the silo-pattern proportions of
 :func:`igmm.metrics.patterns.classify_patterns` (default thresholds).
 
 GMM side: n = 30 agents on the line geometry (mu_k = k, sigma = 0.2), r = 5,
-paper dynamics, p and k as in the transcripts. One batch of replicates at
-T = 200 per (p, k); the T = 80 column is the same runs read at t = 80 (the
-dynamics do not depend on T, so a truncated run is a T = 80 run; with the
-project's seeding it is even the identical run). All cells share the root
-seed (common random numbers). The transcripts have 8 replicates per cell and
+paper dynamics, p and k as in the transcripts: a sweep (the one pipeline of
+``igmm sweep``, stored in ``OUT/gmm/``, resumable) of the (p, k) grid at
+T = 200; the T = 80 column is the same runs read at t = 80 (the dynamics do
+not depend on T, so a truncated run is a T = 80 run; with the project's
+seeding it is even the identical run). The transcripts have 8 replicates per cell and
 cannot have more; the GMM costs seconds, so it gets 100 replicates by default
 to make its side of every difference nearly exact and leave the uncertainty
 to the language-model side.
@@ -52,17 +52,8 @@ QUICK_LLM_REPLICATES = 2
 GMM_BASE = {"n_agents": 30, "r": 5, "sigma": 0.2, "delta": 1.0, "geometry": "line", "dynamics": "paper"}
 #: Smallest silo called large in :func:`two_large_silos`: 1/6 of the agents (5 of 30).
 LARGE_SILO_SHARE = 1 / 6
-#: Silo-pattern names in table order (MODEL.md section 4, plus consensus).
+#: Silo-pattern names in table order.
 PATTERNS: tuple[str, ...] = ("consensus", "decaying", "stable", "unstable")
-
-
-def _patterns(ids: np.ndarray) -> np.ndarray | None:
-    """Silo pattern of every run (:func:`igmm.metrics.patterns.classify_patterns`); None if it cannot be imported."""
-    try:
-        from igmm.metrics.patterns import classify_patterns
-    except ImportError:
-        return None
-    return np.asarray(classify_patterns(ids)).astype(str)
 
 
 def switch_rate_while_split(ids: np.ndarray) -> float:
@@ -114,6 +105,9 @@ def two_large_silos(ids: np.ndarray, share: float = LARGE_SILO_SHARE) -> dict[st
 def summarise(ids: np.ndarray) -> dict[str, float]:
     """The compared measures of one system at one (p, k).
 
+    The project's one set of statistics (:func:`igmm.stats.run_statistics`
+    of the runs table) plus two descriptive traces of churn.
+
     Parameters
     ----------
     ids : ndarray of int, shape (n_runs, n_steps + 1, n_agents)
@@ -121,43 +115,35 @@ def summarise(ids: np.ndarray) -> dict[str, float]:
     Returns
     -------
     dict
-        ``n_runs, n_steps, silos_final_mean, silos_final_se, p_one_silo,
-        p_one_silo_se, n_censored, t_star_median, t_star_median_reached,
-        mean_stability, switch_rate_split, steps_two_large,
-        stability_two_large, pattern_<name>`` (pattern shares NaN only if
-        the classifier cannot be imported).
+        The columns of :func:`igmm.stats.run_statistics` (``n_runs``,
+        ``silos_final_mean``, ``silos_final_mean_se``, ``p_one_silo``,
+        ``p_one_silo_se``, ``n_censored``, ``t_star_median``, ``n_steps``,
+        ``mean_stability``, ``pattern_<name>``, ...), plus
+        ``t_star_median_reached``, ``switch_rate_split``, ``steps_two_large``
+        and ``stability_two_large``.
     """
+    from igmm.stats import run_statistics
+    from igmm.tables import runs_table
+
     ids = np.asarray(ids)
-    n_runs = ids.shape[0]
-    final = n_silos(ids[:, -1, :]).astype(np.float64)
-    consensus = consensus_time(ids)
-    one_silo = consensus.converged.mean()
-    median = kaplan_meier_median(consensus.t_star, consensus.converged)
-    summary = {
-        "n_runs": n_runs,
-        "n_steps": consensus.n_steps,
-        "silos_final_mean": final.mean(),
-        "silos_final_se": final.std(ddof=1) / np.sqrt(n_runs) if n_runs > 1 else np.nan,
-        "p_one_silo": one_silo,
-        "p_one_silo_se": np.sqrt(one_silo * (1 - one_silo) / n_runs),
-        "n_censored": int(consensus.censored.sum()),
-        "t_star_median": median,
-        "t_star_median_reached": not np.isnan(median),
-        "mean_stability": stability(ids).mean(axis=-1).mean(),
-        "switch_rate_split": switch_rate_while_split(ids),
-    } | two_large_silos(ids)
-    patterns = _patterns(ids)
-    for name in PATTERNS:
-        summary[f"pattern_{name}"] = np.nan if patterns is None else float(np.mean(patterns == name))
-    return summary
+    summary = run_statistics(runs_table(ids))
+    summary["t_star_median_reached"] = not np.isnan(summary["t_star_median"])
+    summary["switch_rate_split"] = switch_rate_while_split(ids)
+    return summary | two_large_silos(ids)
 
 
-def gmm_trajectories(p: float, k: int, n_replicates: int, seed: int, n_steps: int = max(GMM_STEPS)) -> np.ndarray:
-    """GMM ID trajectories at one grid point, int16 of shape (n_replicates, n_steps + 1, 30)."""
-    from igmm.simulate import simulate
+def gmm_sweep_values(n_replicates: int, seed: int, n_steps: int = max(GMM_STEPS)) -> dict:
+    """The sweep SPEC of the GMM side: the (p, k) grid at the longest horizon, IDs kept."""
+    return {"base": GMM_BASE | {"T": n_steps}, "grid": {"p": list(GRID_P), "k": list(GRID_K)},
+            "replicates": n_replicates, "seed": seed, "chunk_size": n_replicates, "save_ids": True}
 
-    config = GMM_BASE | {"p": p, "k": k, "T": n_steps}
-    return simulate(config, replicates=n_replicates, seed=seed).ids
+
+def gmm_trajectories(sweep_dir: str | os.PathLike) -> dict[tuple[float, int], np.ndarray]:
+    """GMM ID trajectories of every (p, k) from the comparison's sweep folder, int16 (n_reps, n_steps + 1, 30)."""
+    from igmm.pipeline import store
+    from igmm.pipeline.spec import point_key
+
+    return {(p, k): store.read_ids(sweep_dir, point_key({"p": p, "k": k})) for p in GRID_P for k in GRID_K}
 
 
 def _summary_rows(p: float, k: int, llm_ids: np.ndarray | None, gmm_ids: np.ndarray) -> list[dict]:
@@ -218,7 +204,7 @@ def cell_table(summary: pd.DataFrame, p: float, k: int) -> pd.DataFrame:
     columns = {f"language models (T={LLM_STEPS})": llm} | {f"GMM (T={h})": gmm[h] for h in GMM_STEPS}
     measures = {
         "runs": lambda r: f"{int(r['n_runs'])}",
-        "final silos S(T), mean ± SE": lambda r: f"{r['silos_final_mean']:.2f} ± {_format_value(r['silos_final_se'])}",
+        "final silos S(T), mean ± SE": lambda r: f"{r['silos_final_mean']:.2f} ± {_format_value(r['silos_final_mean_se'])}",
         "P(one silo at T)": lambda r: f"{r['p_one_silo']:.2f}",
         "runs censored (no consensus by T)": lambda r: f"{int(r['n_censored'])}",
         "median t* (Kaplan-Meier)": _format_median,
@@ -228,7 +214,7 @@ def cell_table(summary: pd.DataFrame, p: float, k: int) -> pd.DataFrame:
         "stability during those steps": lambda r: _format_value(r["stability_two_large"], 3),
     } | {f"pattern: {name}": (lambda r, n=name: _format_value(r[f"pattern_{n}"])) for name in PATTERNS}
     differences = {
-        "final silos S(T), mean ± SE": lambda g, l: _difference(g, l, "silos_final_mean", "silos_final_se"),
+        "final silos S(T), mean ± SE": lambda g, l: _difference(g, l, "silos_final_mean", "silos_final_mean_se"),
         "P(one silo at T)": lambda g, l: _difference(g, l, "p_one_silo", "p_one_silo_se"),
         "median t* (Kaplan-Meier)": _median_difference,
         "mean stability": lambda g, l: _difference(g, l, "mean_stability", digits=3),
@@ -333,7 +319,7 @@ def plot_summary(summary: pd.DataFrame):
             if cell.empty:
                 continue
             label = f"{system}, T = {horizon}"
-            ax_silos.errorbar(cell["k"], cell["silos_final_mean"], yerr=2 * cell["silos_final_se"].fillna(0),
+            ax_silos.errorbar(cell["k"], cell["silos_final_mean"], yerr=2 * cell["silos_final_mean_se"].fillna(0),
                               ls=line, marker=marker, color=colour, ms=4, capsize=2, label=label)
             reached = cell["t_star_median_reached"].astype(bool)
             ax_time.plot(cell["k"][reached], cell["t_star_median"][reached], ls=line, marker=marker, color=colour, ms=4)
@@ -379,30 +365,34 @@ def _llm_by_cell(transcripts: TranscriptSet) -> dict[tuple[float, int], np.ndarr
     return cells
 
 
-def _runs_frames(transcripts: TranscriptSet, gmm: dict, seed: int) -> pd.DataFrame:
-    """Per-run table of both systems: the ``runs.parquet`` schema with keys ``system, T, p, k``."""
-    from igmm.llm.analyze import llm_tables
-    from igmm.simulate import replicate_seeds
+def _runs_frames(llm: dict, gmm: dict, sweep_dir: Path) -> pd.DataFrame:
+    """Per-run table of both systems: the runs schema with keys ``system, T, p, k`` first.
+
+    The GMM rows at every horizon carry the seeds of the sweep's runs they were read from.
+    """
+    from igmm.pipeline import store
+    from igmm.pipeline.spec import point_key
     from igmm.tables import runs_table
 
+    stored = store.read_runs(sweep_dir, with_values=False)
     frames = []
-    if transcripts.runs:
-        llm_runs = llm_tables(transcripts.runs)[1]
-        llm_runs.insert(0, "T", LLM_STEPS)
-        llm_runs.insert(0, "system", "language models")
-        frames.append(llm_runs)
+    for (p, k), ids in llm.items():
+        frames.append(runs_table(ids).assign(system="language models", T=LLM_STEPS, p=p, k=k))
     for (p, k), ids in gmm.items():
-        seeds = replicate_seeds(seed, len(ids))
+        seeds = stored[stored["point"] == point_key({"p": p, "k": k})][["seed", "spawn_key"]].to_numpy()
         for horizon in GMM_STEPS:
-            frames.append(runs_table(ids[:, : horizon + 1], seeds=[s.entropy for s in seeds],
-                                     spawn_keys=[s.spawn_key for s in seeds],
-                                     keys={"system": "GMM", "T": horizon, "p": p, "k": k}))
-    return pd.concat(frames, ignore_index=True)
+            frame = runs_table(ids[:, : horizon + 1], point=point_key({"p": p, "k": k}))
+            frame["seed"], frame["spawn_key"] = seeds[:, 0], seeds[:, 1]
+            frames.append(frame.assign(system="GMM", T=horizon, p=p, k=k))
+    frame = pd.concat(frames, ignore_index=True)
+    keys = ["system", "T", "p", "k"]
+    return frame[keys + [c for c in frame.columns if c not in keys]]
 
 
 def run_comparison(transcripts_dir: str | os.PathLike | None = None,
                    out_dir: str | os.PathLike = "results/llm-comparison", quick: bool = False, seed: int = 0,
-                   n_gmm_replicates: int | None = None, formats: Sequence[str] = ("png",)) -> ComparisonResult:
+                   n_gmm_replicates: int | None = None, formats: Sequence[str] = ("png",),
+                   executor=None) -> ComparisonResult:
     """Compare the transcripts with the GMM on the 3 x 4 grid and write tables and figures.
 
     Parameters
@@ -418,6 +408,8 @@ def run_comparison(transcripts_dir: str | os.PathLike | None = None,
     n_gmm_replicates : int, optional
         Default 100 (4 when ``quick``).
     formats : sequence of str
+    executor : igmm.pipeline.executors.Executor, optional
+        Where the GMM sweep runs (default: a process pool on every core).
 
     Returns
     -------
@@ -425,7 +417,7 @@ def run_comparison(transcripts_dir: str | os.PathLike | None = None,
 
     Writes
     ------
-    ``comparison.parquet`` (the summary), ``runs.parquet`` (every run of both
+    ``gmm/`` (the GMM side: a sweep folder, resumable), ``comparison.parquet`` (the summary), ``runs.parquet`` (every run of both
     systems), ``comparison.md`` (the 12 tables), ``problems.csv``,
     ``ids_grid_llm``, ``ids_grid_gmm_T80``, ``ids_grid_gmm_T200``,
     ``silos_over_time`` and ``summary`` figures.
@@ -437,20 +429,26 @@ def run_comparison(transcripts_dir: str | os.PathLike | None = None,
     """
     from igmm import storage
     from igmm.llm.analyze import problems_table, write_csv
+    from igmm.pipeline.runner import run_sweep
+    from igmm.pipeline.spec import make_spec
     from igmm.plots import save_figure
 
     n_gmm_replicates = n_gmm_replicates or (QUICK_GMM_REPLICATES if quick else GMM_REPLICATES)
     keep = (lambda key: key.replicate < QUICK_LLM_REPLICATES) if quick else None
     transcripts = load_transcripts(transcripts_dir, keep=keep)
     llm = _llm_by_cell(transcripts)
-    gmm = {(p, k): gmm_trajectories(p, k, n_gmm_replicates, seed) for p in GRID_P for k in GRID_K}
+    out_dir = Path(out_dir)
+    outcome = run_sweep(make_spec(gmm_sweep_values(n_gmm_replicates, seed)), out_dir / "gmm", executor=executor,
+                        progress=False)
+    if outcome.failed:
+        raise RuntimeError(f"the GMM sweep failed in {len(outcome.failed)} task(s); see {out_dir / 'gmm'}/failures.yaml")
+    gmm = gmm_trajectories(out_dir / "gmm")
     summary = pd.DataFrame([row for (p, k), ids in gmm.items() for row in _summary_rows(p, k, llm.get((p, k)), ids)])
     tables = {(p, k): cell_table(summary, p, k) for p in GRID_P for k in GRID_K}
 
-    out_dir = Path(out_dir)
     written = [
         storage.write_parquet(summary, out_dir / "comparison.parquet"),
-        storage.write_parquet(_runs_frames(transcripts, gmm, seed), out_dir / "runs.parquet"),
+        storage.write_parquet(_runs_frames(llm, gmm, out_dir / "gmm"), out_dir / "runs.parquet"),
         storage.write_text(comparison_markdown(tables, n_gmm_replicates, seed), out_dir / "comparison.md"),
         write_csv(problems_table(transcripts.problems), out_dir / "problems.csv"),
     ]
@@ -469,7 +467,7 @@ def run_comparison(transcripts_dir: str | os.PathLike | None = None,
 def comparison_markdown(tables: dict, n_gmm_replicates: int, seed: int) -> str:
     """All cell tables as one Markdown document."""
     parts = [f"# Language models vs GMM: the (p, k) grid\n\nGMM: {n_gmm_replicates} replicates per cell, "
-             f"root seed {seed}; the T = 80 column is the T = 200 runs read at t = 80. Differences are "
+             f"root seed {seed} (a sweep in gmm/); the T = 80 column is the T = 200 runs read at t = 80. Differences are "
              "GMM minus language models (± the standard error of the difference).\n"]
     for (p, k), table in tables.items():
         parts.append(f"## p = {p:g}, k = {k}\n\n{markdown_table(table)}\n")

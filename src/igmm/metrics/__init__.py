@@ -6,10 +6,11 @@ e.g. a mixture component or a flower index). Nothing here knows which system
 produced the trajectory.
 """
 
-from igmm.metrics.cmds import aligned_cmds, cmds
+from igmm.metrics.perspective import aligned_cmds, cmds
 from igmm.metrics.patterns import PATTERN_NAMES, classify_patterns, pattern_shares
 from igmm.metrics.polarization import first_hitting_time, is_polarized, max_polarized_silos
 from igmm.metrics.survival import kaplan_meier_median
+from igmm.metrics.runs import run_measures
 from igmm.metrics.silos import (
     ConsensusTime,
     consensus_time,
@@ -33,6 +34,7 @@ __all__ = [
     "max_polarized_silos",
     "largest_silo",
     "n_silos",
+    "run_measures",
     "silo_sizes",
     "stability",
 ]

@@ -1,4 +1,14 @@
-"""The warm-started one-step EM on the mixture weights (MODEL.md section 2), in log space."""
+"""The warm-started one-step EM on the mixture weights (the building block EM1 of docs/model.md).
+
+One implementation, in the engine's layout: **components first, batch last**.
+Weights have shape ``(n_components, n_batch)`` and the cached densities of
+the stored points ``(rag_size, n_components, n_batch)``, where ``n_batch``
+runs over (replicate, agent) pairs. Reductions over components then become a
+handful of vector operations over all agents at once (numpy reduces a short
+*last* axis row by row, with a per-row overhead several times the
+arithmetic). :func:`em_step_batch` is the same step for arrays with the batch
+axes first, for readers and callers outside the hot loop.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +19,35 @@ import numpy as np
 EXP_UNDERFLOW = -745.2
 
 
-def clip_renormalise(weights: np.ndarray, eps: float) -> np.ndarray:
-    """Clip to [eps, 1 - eps] and renormalise to sum 1 along the last axis.
+def clip_renormalise(weights: np.ndarray, eps: float, axis: int = 0) -> np.ndarray:
+    """Clip to [eps, 1 - eps] and renormalise to sum 1 along ``axis`` (the components).
 
+    The sum runs sequentially down the component axis (``np.add.reduce``
+    over a leading axis), a fixed order that every backend reproduces.
     After renormalisation an entry may sit a relative O(n_components * eps)
     below eps (the clipped entries sum to slightly more than 1); that is the
     original code's behaviour and is kept.
+
+    Parameters
+    ----------
+    weights : ndarray of float64
+        Components along ``axis``.
+    eps : float
+    axis : int
+        The component axis (0 in the engine's layout, -1 for batch-first arrays).
+
+    Returns
+    -------
+    ndarray of float64, the shape of ``weights``
     """
     clipped = np.clip(weights, eps, 1.0 - eps)
-    clipped /= clipped.sum(axis=-1, keepdims=True)
+    moved = np.moveaxis(clipped, axis, 0)
+    moved /= np.add.reduce(moved, axis=0)
     return clipped
 
 
-def scaled_densities(log_dens: np.ndarray) -> np.ndarray:
-    """Densities of each point scaled by its largest one: exp(log_dens - max_k log_dens).
+def scaled_densities(log_dens: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Densities of each point scaled by its largest one: exp(log_dens - max over components).
 
     The per-point offset cancels in the responsibilities, so EM needs only
     these scaled values (in [0, 1], largest exactly 1): this is log-sum-exp
@@ -32,17 +57,21 @@ def scaled_densities(log_dens: np.ndarray) -> np.ndarray:
     below e^-700, so nothing measurable is lost against a full log-space
     evaluation. (The original code used raw densities and left a point's
     column at zero when every density underflowed; here no column is ever
-    zero.)
+    zero. The moving-variance variant keeps the original arithmetic: see
+    :mod:`igmm.dynamics.moving_variance`.)
 
     Parameters
     ----------
-    log_dens : ndarray of float64, shape (..., n_components)
+    log_dens : ndarray of float64
+        Log densities with the components along ``axis``.
+    axis : int
+        Component axis (0: the engine's layout; -1: batch-first).
 
     Returns
     -------
-    ndarray of float64, shape (..., n_components)
+    ndarray of float64, the shape of ``log_dens``
     """
-    shifted = log_dens - log_dens.max(axis=-1, keepdims=True)
+    shifted = log_dens - np.maximum.reduce(log_dens, axis=axis, keepdims=True)
     # exp underflows to exactly 0 below EXP_UNDERFLOW anyway, but numpy's exp is
     # 4-5x slower on such arguments than in the normal range (a scalar fallback):
     # skipping them gives the same bits, faster.
@@ -50,76 +79,93 @@ def scaled_densities(log_dens: np.ndarray) -> np.ndarray:
     return np.exp(shifted, out=out, where=shifted > EXP_UNDERFLOW)
 
 
-def responsibilities(weights: np.ndarray, dens: np.ndarray) -> np.ndarray:
-    """gamma_k(z) for every stored point.
+def em_step(weights: np.ndarray, dens: np.ndarray, eps: float, n_iterations: int = 1,
+            start: np.ndarray | None = None) -> np.ndarray:
+    """EM1(R; pi): warm-started EM iterations on the weights only, in the engine's layout.
 
     Parameters
     ----------
-    weights : ndarray of float64, shape (..., n_components)
-        Mixture weights, all > 0.
-    dens : ndarray of float64, shape (..., rag_size, n_components)
-        Scaled densities of the stored points (:func:`scaled_densities`).
-
-    Returns
-    -------
-    ndarray of float64, shape (..., rag_size, n_components)
-    """
-    joint = weights[..., None, :] * dens
-    return joint / joint.sum(axis=-1, keepdims=True)
-
-
-def em_step(weights: np.ndarray, dens: np.ndarray, eps: float, n_iterations: int = 1) -> np.ndarray:
-    """EM1(R; pi): warm-started EM iterations on the weights only.
-
-    Parameters
-    ----------
-    weights : ndarray of float64, shape (..., n_components)
+    weights : ndarray of float64, shape (n_components, n_batch)
         Current weights (the warm start).
-    dens : ndarray of float64, shape (..., rag_size, n_components)
+    dens : ndarray of float64, shape (rag_size, n_components, n_batch)
         Scaled densities of the database points (:func:`scaled_densities`).
     eps : float
         Floor: weights are clipped to [eps, 1 - eps] before the E-step and after the M-step.
     n_iterations : int
         1 in the paper; more is a variant.
+    start : ndarray of float64, shape (n_components, n_batch), optional
+        ``clip_renormalise(weights, eps)`` when the caller has it already.
 
     Returns
     -------
-    ndarray of float64, shape (..., n_components)
-        New weights, summing to 1.
+    ndarray of float64, shape (n_components, n_batch)
+        New weights, summing to 1 over the components.
 
     Examples
     --------
-    >>> dens = scaled_densities(np.log([[[0.5, 0.1]]]))   # one point, two components
-    >>> em_step(np.array([[0.5, 0.5]]), dens, eps=1e-12).round(4)
-    array([[0.8333, 0.1667]])
+    >>> dens = scaled_densities(np.log([[[0.5], [0.1]]]), axis=1)   # one point, two components, one agent
+    >>> em_step(np.array([[0.5], [0.5]]), dens, eps=1e-12).round(4).ravel()
+    array([0.8333, 0.1667])
     """
-    for _ in range(n_iterations):
-        start = clip_renormalise(weights, eps)
-        weights = clip_renormalise(mean_responsibilities(start, dens), eps)
+    joint = np.empty_like(dens)
+    for iteration in range(n_iterations):
+        if iteration or start is None:
+            start = clip_renormalise(weights, eps)
+        np.multiply(dens, start, out=joint)
+        # gamma = joint / sum_k joint: a point that one component explains alone gets exactly 1,
+        # so exact ties between agents' weights (multiples of 1/r) stay exact ties.
+        joint /= np.add.reduce(joint, axis=1)[:, None, :]
+        weights = np.add.reduce(joint, axis=0)
+        weights /= dens.shape[0]
+        weights = clip_renormalise(weights, eps)
     return weights
 
 
-def mean_responsibilities(start: np.ndarray, dens: np.ndarray) -> np.ndarray:
-    """mean_z gamma_k(z), the M-step's weights before clipping.
-
-    Same arithmetic as ``responsibilities(start, dens).mean(axis=-2)`` (so the
-    same bits: a point that only one component explains gets a responsibility
-    of exactly 1, and exact ties between weights such as 1/r stay exact ties
-    for the argmax), with one (..., rag_size, n_components) temporary reused
-    in place.
+def em_step_batch(weights: np.ndarray, dens: np.ndarray, eps: float, n_iterations: int = 1) -> np.ndarray:
+    """:func:`em_step` for batch-first arrays (the same arithmetic, transposed in and out).
 
     Parameters
     ----------
-    start : ndarray of float64, shape (..., n_components)
-        Clipped, renormalised weights (all > 0).
+    weights : ndarray of float64, shape (..., n_components)
     dens : ndarray of float64, shape (..., rag_size, n_components)
 
     Returns
     -------
     ndarray of float64, shape (..., n_components)
+
+    Examples
+    --------
+    >>> dens = scaled_densities(np.log([[[0.5, 0.1]]]), axis=-1)   # one agent, one point, two components
+    >>> em_step_batch(np.array([[0.5, 0.5]]), dens, eps=1e-12).round(4)
+    array([[0.8333, 0.1667]])
     """
-    joint = dens * start[..., None, :]
-    joint /= joint.sum(axis=-1, keepdims=True)
-    mean = np.add.reduce(joint, axis=-2)
-    mean /= dens.shape[-2]
-    return mean
+    batch_shape = weights.shape[:-1]
+    n_components = weights.shape[-1]
+    columns = weights.reshape(-1, n_components).T
+    dens_columns = np.moveaxis(dens.reshape((-1,) + dens.shape[-2:]), 0, -1)
+    new = em_step(np.ascontiguousarray(columns), np.ascontiguousarray(dens_columns), eps, n_iterations)
+    return new.T.reshape(batch_shape + (n_components,))
+
+
+def sample_components(weights: np.ndarray, uniforms: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Component drawn from ``weights`` by inverting the CDF at ``uniforms``.
+
+    The cumulative sum runs down the component axis in order; ``u`` is scaled
+    by the total so rounding in the sum can never leave it above the last entry.
+
+    Parameters
+    ----------
+    weights : ndarray of float64
+        Components along ``axis``, e.g. (n_components, n_batch) or (..., n_components).
+    uniforms : ndarray of float64
+        U(0, 1) draws, the shape of ``weights`` without ``axis``.
+    axis : int
+
+    Returns
+    -------
+    ndarray of int64, the shape of ``uniforms``
+    """
+    cdf = np.moveaxis(np.cumsum(weights, axis=axis), axis, 0)
+    below = cdf < uniforms * cdf[-1]
+    index = np.add.reduce(below, axis=0, dtype=np.int64)
+    return np.minimum(index, cdf.shape[0] - 1)

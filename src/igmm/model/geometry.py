@@ -64,18 +64,14 @@ class Geometry:
         ndarray of float64, shape (..., n_components)
         """
         if self.variances is not None and self.n_dims == 1:
-            # One dimension: the same elementwise arithmetic without a trailing length-1
-            # axis, on which every numpy operation would run an inner loop of one element.
-            diff = points[..., :1] - self.means[:, 0]  # (..., n_components)
-            mahalanobis = diff * diff
-            mahalanobis /= self.variances[:, 0]
-            return -0.5 * (mahalanobis + self._log_det + self.n_dims * _LOG_2PI)
+            # The engine's one-dimensional arithmetic (log_density_columns), transposed: same bits.
+            flat = points.reshape(1, -1)
+            return self.log_density_columns(flat).T.reshape(points.shape[:-1] + (self.n_components,))
         diff = points[..., None, :] - self.means  # (..., n_components, n_dims)
         if self.variances is not None:
             squared = diff * diff
             squared /= self.variances
-            # One dimension: the sum over a length-1 axis is the value itself (same bits, no reduction).
-            mahalanobis = squared[..., 0] if self.n_dims == 1 else np.sum(squared, axis=-1)
+            mahalanobis = np.sum(squared, axis=-1)
             log_det = self._log_det
         else:
             # Solve L y = diff for every component: y = L^{-1} diff.
@@ -84,6 +80,35 @@ class Geometry:
             mahalanobis = np.sum(whitened * whitened, axis=-1)
             log_det = 2.0 * np.sum(np.log(np.diagonal(self.cholesky, axis1=-2, axis2=-1)), axis=-1)
         return -0.5 * (mahalanobis + log_det + self.n_dims * _LOG_2PI)
+
+    def log_density_columns(self, points: np.ndarray) -> np.ndarray:
+        """:meth:`log_density` in the engine's layout: points (n_dims, n_batch) -> (n_components, n_batch).
+
+        One dimension with diagonal covariances (the paper's line) is computed
+        directly in this layout, without a trailing length-1 axis on which
+        every numpy operation would run an inner loop of one element.
+        """
+        if self.variances is not None and self.n_dims == 1:
+            diff = points[0] - self.means[:, :1]
+            squared = diff * diff
+            squared /= self.variances[:, :1]
+            squared += self._log_det[:, None]
+            squared += _LOG_2PI
+            squared *= -0.5
+            return squared
+        return np.ascontiguousarray(self.log_density(points.T).T)
+
+    def scaled_densities(self, points: np.ndarray) -> np.ndarray:
+        """Densities of points (n_dims, n_batch) under every component, scaled so each point's largest is 1.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_components, n_batch)
+            :func:`igmm.model.em.scaled_densities` of :meth:`log_density_columns`.
+        """
+        from igmm.model.em import scaled_densities
+
+        return scaled_densities(self.log_density_columns(points), axis=0)
 
     def sample(self, components: np.ndarray, normals: np.ndarray) -> np.ndarray:
         """Points drawn from the given components, from standard normal draws.

@@ -1,106 +1,102 @@
 """Database (RAG) policies: which stored point a newcomer overwrites.
 
-The database keeps exactly ``rag_size`` points. Each policy returns the slot
-to overwrite; :func:`insert_point` writes the point, its cached log densities
-and its insertion time.
+The database keeps exactly ``rag_size`` points. A policy is a function
+``(rag, ages, point, uniforms) -> slot`` registered in
+:data:`igmm.registry.RAG_POLICIES`; every dynamics looks it up there, so a
+policy registered by a researcher works wherever the built-in ones do (the
+numba backend compiles only the three built-in policies and says so for
+any other). :func:`write_point` writes a point, its cached densities and its
+insertion time into the engine's layout.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
+from igmm.registry import RAG_POLICIES
 
+
+@RAG_POLICIES.register("farthest")
 def farthest_slot(rag: np.ndarray, ages: np.ndarray, point: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
-    """Rep(R, z) of MODEL.md: the stored point farthest from ``point`` (ties: lowest index).
+    """Rep(R, z): the stored point farthest from ``point`` (Euclidean; ties: lowest index). The paper's rule.
 
     Parameters
     ----------
     rag : ndarray of float64, shape (..., rag_size, n_dims)
     ages : ndarray of int, shape (..., rag_size)
-        Unused; same signature as the other policies.
+        Insertion step of each stored point (unused here; every policy has this signature).
     point : ndarray of float64, shape (..., n_dims)
     uniforms : ndarray of float64, shape (...)
-        Unused.
+        One U(0, 1) draw per database (unused here).
 
     Returns
     -------
     ndarray of int64, shape (...)
     """
-    squared = np.sum((rag - point[..., None, :]) ** 2, axis=-1)
+    diff = rag - point[..., None, :]
+    diff *= diff
+    # Summed over the dimensions in order (a fixed order, whatever the memory layout of the views).
+    squared = diff[..., 0].copy()
+    for dim in range(1, diff.shape[-1]):
+        squared += diff[..., dim]
     return np.argmax(squared, axis=-1)  # argmax returns the first maximum: lowest index
 
 
+@RAG_POLICIES.register("oldest")
 def oldest_slot(rag: np.ndarray, ages: np.ndarray, point: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     """The point stored longest ago (smallest insertion time; ties: lowest index)."""
     return np.argmin(ages, axis=-1)
 
 
+@RAG_POLICIES.register("random")
 def random_slot(rag: np.ndarray, ages: np.ndarray, point: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
-    """A slot chosen uniformly at random from the per-agent uniform draw."""
+    """A slot chosen uniformly at random from the per-database uniform draw."""
     rag_size = rag.shape[-2]
     return np.minimum((uniforms * rag_size).astype(np.int64), rag_size - 1)
 
 
-SlotPolicy = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-
-#: Name -> slot policy. "farthest" is the paper's Rep.
-RAG_POLICIES: dict[str, SlotPolicy] = {
-    "farthest": farthest_slot,
-    "oldest": oldest_slot,
-    "random": random_slot,
-}
-
-
-def insert_point(
-    rag: np.ndarray,
-    dens: np.ndarray,
-    ages: np.ndarray,
-    slot: np.ndarray,
-    point: np.ndarray,
-    point_dens: np.ndarray,
-    time: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Copies of the database with ``point`` written into ``slot``.
+def choose_slot(policy: str, rag: np.ndarray, ages: np.ndarray, point: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """Slot each newcomer overwrites, for arrays in the engine's layout (batch last).
 
     Parameters
     ----------
-    rag : ndarray, shape (..., rag_size, n_dims)
-    dens : ndarray, shape (..., rag_size, n_components)
-    ages : ndarray of int, shape (..., rag_size)
-    slot : ndarray of int, shape (...)
-    point : ndarray, shape (..., n_dims)
-    point_dens : ndarray, shape (..., n_components)
-    time : int
-        Insertion time stored in ``ages``.
+    policy : str
+        A name of :data:`igmm.registry.RAG_POLICIES`.
+    rag : ndarray, shape (rag_size, n_dims, n_batch)
+    ages : ndarray of int, shape (rag_size, n_batch)
+    point : ndarray, shape (n_dims, n_batch)
+    uniforms : ndarray, shape (n_batch,)
 
     Returns
     -------
-    (rag, dens, ages) : new arrays; the inputs are not modified.
+    ndarray of int64, shape (n_batch,)
     """
-    rag, dens, ages = rag.copy(), dens.copy(), ages.copy()
-    write_point(rag, dens, ages, slot, point, point_dens, time)
-    return rag, dens, ages
+    slot_of = RAG_POLICIES.get(policy)
+    return slot_of(np.moveaxis(rag, -1, 0), ages.T, point.T, uniforms)
 
 
-def write_point(
-    rag: np.ndarray,
-    dens: np.ndarray,
-    ages: np.ndarray,
-    slot: np.ndarray,
-    point: np.ndarray,
-    point_dens: np.ndarray,
-    time: int,
-) -> None:
-    """In-place :func:`insert_point` for arrays the caller owns (fresh copies).
+def write_point(rag: np.ndarray, dens: np.ndarray, ages: np.ndarray, slot: np.ndarray, point: np.ndarray,
+                point_dens: np.ndarray, time: int, absorb: np.ndarray | None = None) -> None:
+    """Write each newcomer into its ``slot``, in place, in the engine's layout.
 
-    Flat fancy indexing over the batch axes (one (batch, slot) pair per
-    database) instead of ``put_along_axis``, which builds broadcast index grids.
-    Shapes as in :func:`insert_point`; all batch axes must be C-contiguous.
+    Parameters
+    ----------
+    rag : ndarray, shape (rag_size, n_dims, n_batch)
+    dens : ndarray, shape (rag_size, width, n_batch)
+        Cached (scaled) densities of the stored points.
+    ages : ndarray of int, shape (rag_size, n_batch)
+    slot : ndarray of int, shape (n_batch,)
+    point : ndarray, shape (n_dims, n_batch)
+    point_dens : ndarray, shape (width, n_batch)
+    time : int
+        Insertion step stored in ``ages``.
+    absorb : ndarray of bool, shape (n_batch,), optional
+        Only these databases take their newcomer (the others, e.g. stubborn
+        agents', stay as they are).
     """
-    rag_size = rag.shape[-2]
-    rows = np.arange(slot.size) * rag_size + slot.reshape(-1)  # flat (database, slot) row
-    rag.reshape(-1, rag.shape[-1])[rows] = point.reshape(-1, rag.shape[-1])
-    dens.reshape(-1, dens.shape[-1])[rows] = point_dens.reshape(-1, dens.shape[-1])
-    ages.reshape(-1)[rows] = time
+    batch = np.arange(slot.size)
+    if absorb is not None:
+        batch, slot, point, point_dens = batch[absorb], slot[absorb], point[:, absorb], point_dens[:, absorb]
+    rag[slot, :, batch] = point.T
+    dens[slot, :, batch] = point_dens.T
+    ages[slot, batch] = time

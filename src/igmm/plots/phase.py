@@ -73,3 +73,45 @@ def plot_phase(summary: pd.DataFrame, x: str, y: str, value: str, ax=None, title
 
 def _tick_labels(values) -> list[str]:
     return [f"{value:g}" if isinstance(value, (float, np.floating)) else str(value) for value in values]
+
+
+def plot_line(summary: pd.DataFrame, x: str, value: str, level: float = 0.95, ax=None, title: str | None = None):
+    """``value`` against one swept axis, with its interval as a band where the summary has one.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Output of :func:`igmm.pipeline.summarize.summarize_runs`; a value ``v`` with
+        columns ``v_lo`` and ``v_hi`` gets a band (labelled with ``level``).
+    x : str
+        The swept axis.
+    value : str
+    level : float
+        Coverage of the intervals, for the label.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    table = summary.groupby(x, sort=True).mean(numeric_only=True).reset_index() if summary[x].duplicated().any() \
+        else summary.sort_values(x)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.0, 3.4), layout="constrained")
+    else:
+        fig = ax.figure
+    xs = table[x].to_numpy()
+    ax.plot(xs, table[value], marker="o", ms=3, lw=1.4, color="tab:blue", label=VALUE_LABELS.get(value, value))
+    if f"{value}_lo" in table and f"{value}_hi" in table:
+        ax.fill_between(xs, table[f"{value}_lo"], table[f"{value}_hi"], color="tab:blue", alpha=0.25, lw=0,
+                        label=f"{level:.0%} interval")
+    if value == "t_star_median":
+        censored = table[value].isna()
+        if censored.any():
+            top = float(table["T"].max()) if "T" in table else np.nan
+            ax.plot(xs[censored], np.full(censored.sum(), top), "^", mfc="none", color="tab:red",
+                    label="median > T (censored)")
+    ax.set_xlabel(x)
+    ax.set_ylabel(VALUE_LABELS.get(value, value))
+    ax.legend(frameon=False, fontsize=8)
+    ax.set_title(title or VALUE_LABELS.get(value, value), fontsize=9)
+    return fig

@@ -106,17 +106,57 @@ def save_figure(fig, path: str | os.PathLike, formats: Sequence[str] = ("png",))
     return written
 
 
+def plot_silos_across_replicates(ids: np.ndarray, ax=None, title: str | None = None, level: float = 0.95):
+    """Mean number of silos S(t) over replicates with a t interval band, and every run faintly.
+
+    Parameters
+    ----------
+    ids : ndarray of int, shape (n_reps, n_steps + 1, n_agents)
+    level : float
+        Coverage of the band (labelled in the legend).
+    """
+    from scipy import stats as scipy_stats
+
+    from igmm.metrics import n_silos
+
+    fig, ax = _axes(ax)
+    silos = n_silos(np.asarray(ids)).astype(float)
+    steps = np.arange(silos.shape[1])
+    for run in silos:
+        ax.plot(steps, run, color="0.7", lw=0.5, alpha=0.5)
+    mean = silos.mean(axis=0)
+    ax.plot(steps, mean, color="tab:blue", lw=1.6, label=f"mean of {len(silos)} runs")
+    if len(silos) > 1:
+        half = scipy_stats.t.ppf(0.5 + level / 2, len(silos) - 1) * silos.std(axis=0, ddof=1) / np.sqrt(len(silos))
+        ax.fill_between(steps, mean - half, mean + half, color="tab:blue", alpha=0.25, lw=0,
+                        label=f"{level:.0%} interval of the mean")
+    ax.set_xlabel("step t")
+    ax.set_ylabel("number of silos S(t)")
+    ax.set_xlim(0, steps[-1])
+    ax.legend(frameon=False, fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return fig
+
+
 def write_run_figures(ids: np.ndarray, out_dir: str | os.PathLike, n_labels: int | None = None,
-                      title: str | None = None, formats: Sequence[str] = ("png",)) -> list[Path]:
-    """Write ``ids.png``, ``silo_sizes.png`` and ``stability.png`` for one run.
+                      title: str | None = None, formats: Sequence[str] = ("png",),
+                      all_ids: np.ndarray | None = None) -> list[Path]:
+    """Write ``ids``, ``silo_sizes`` and ``stability`` figures for one run, and ``replicates`` across runs.
 
     Parameters
     ----------
     ids : ndarray of int, shape (n_steps + 1, n_agents)
+        The run drawn (its title says which replicate).
+    all_ids : ndarray of int, shape (n_reps, n_steps + 1, n_agents), optional
+        Every replicate, for the across-replicate figure.
     """
     out_dir = Path(out_dir)
     written = []
     written += save_figure(plot_ids(ids, title=title), out_dir / "ids", formats)
     written += save_figure(plot_silo_sizes(ids, n_labels, title=title), out_dir / "silo_sizes", formats)
     written += save_figure(plot_stability(ids, title=title), out_dir / "stability", formats)
+    if all_ids is not None:
+        written += save_figure(plot_silos_across_replicates(all_ids, title="all replicates"), out_dir / "replicates",
+                               formats)
     return written

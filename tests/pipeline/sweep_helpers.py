@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
-from igmm.sweep.spec import SweepSpec, make_spec
-from igmm.sweep.tasks import SweepTask, TaskOutput, run_task
+from igmm.pipeline.spec import SweepSpec, make_spec, point_key
+from igmm.pipeline.tasks import SweepTask, TaskOutput, run_task
 
 #: 4 grid points x 5 replicates in chunks of 2: 12 tasks, 20 runs, 20 x 16 step rows.
 TINY = {
@@ -24,6 +25,11 @@ def tiny_spec(**changes) -> SweepSpec:
     return make_spec({**TINY, **changes})
 
 
+def key_of(p: float, k: int) -> str:
+    """The point key of the tiny grid's point (p, k)."""
+    return point_key({"p": p, "k": k})
+
+
 def die_once(flag: str, task: SweepTask) -> TaskOutput:
     """Kill the worker process mid-task the first time any task runs (the flag file records it)."""
     if not Path(flag).exists():
@@ -32,10 +38,18 @@ def die_once(flag: str, task: SweepTask) -> TaskOutput:
     return run_task(task)
 
 
-def fail_on_point(point: int, calls: str, task: SweepTask) -> TaskOutput:
-    """Raise for every task of grid ``point``; append each call's task name to the file ``calls``."""
+def fail_on_point(point: str, calls: str, task: SweepTask) -> TaskOutput:
+    """Raise for every task of the point with key ``point``; append each call's task name to the file ``calls``."""
     if task.point == point:
         with open(calls, "a") as handle:
             handle.write(task.name + "\n")
         raise RuntimeError(f"injected failure in {task.name}")
+    return run_task(task)
+
+
+def hang_on_point(point: str, task: SweepTask) -> TaskOutput:
+    """Never return for the tasks of one point (a hang the sweep's task timeout must end)."""
+    if task.point == point:
+        while True:
+            time.sleep(0.05)
     return run_task(task)

@@ -11,11 +11,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, TextIO
 
+from igmm.pipeline import store
+from igmm.pipeline.executors import Executor, ProcessPoolExecutor, TimedOutput, timed
+from igmm.pipeline.spec import SweepSpec
+from igmm.pipeline.tasks import SweepTask, TaskOutput, plan_tasks, run_task
 from igmm.storage import write_yaml
-from igmm.sweep import store
-from igmm.sweep.executors import Executor, ProcessPoolExecutor, TimedOutput, timed
-from igmm.sweep.spec import SweepSpec
-from igmm.sweep.tasks import SweepTask, TaskOutput, plan_tasks, run_task
 
 #: A task is tried this many times before it is recorded as failed.
 MAX_ATTEMPTS = 2
@@ -28,9 +28,11 @@ class SweepOutcome:
     Attributes
     ----------
     n_tasks : int
-        Tasks in the sweep.
+        Tasks this invocation had to run.
     n_skipped : int
-        Tasks already finished before this invocation (resume).
+        Runs already finished before this invocation (resume, growth).
+    n_repaired : int
+        Tasks whose stored files failed verification and were run again.
     n_done : int
         Tasks finished by this invocation.
     failed : list of dict
@@ -43,6 +45,7 @@ class SweepOutcome:
 
     n_tasks: int
     n_skipped: int = 0
+    n_repaired: int = 0
     n_done: int = 0
     failed: list[dict] = field(default_factory=list)
     seconds: float = 0.0
@@ -50,8 +53,8 @@ class SweepOutcome:
 
     @property
     def complete(self) -> bool:
-        """True when every task of the sweep is finished."""
-        return self.n_skipped + self.n_done == self.n_tasks
+        """True when every task of this invocation finished."""
+        return self.n_done == self.n_tasks
 
 
 class SweepLog:
@@ -96,8 +99,8 @@ def run_sweep(
     ----------
     spec : SweepSpec
     out_dir : str or Path
-        Sweep directory (layout in :mod:`igmm.sweep.store`). Re-running on the
-        same directory skips finished tasks.
+        Sweep directory (layout in :mod:`igmm.pipeline.store`). Re-running on the
+        same directory skips finished (verified) runs and re-runs damaged ones.
     executor : Executor, optional
         Default: a local process pool on every core (closed at the end).
     force : bool
@@ -113,9 +116,9 @@ def run_sweep(
 
     Raises
     ------
-    igmm.sweep.store.SpecMismatchError
+    igmm.pipeline.store.SpecMismatchError
         ``out_dir`` holds a sweep of another spec and ``force`` is false.
-    igmm.sweep.store.DirectoryLockedError
+    igmm.pipeline.store.DirectoryLockedError
         Another sweep process is working in ``out_dir``.
     """
     out_dir = Path(out_dir)
@@ -132,29 +135,49 @@ def _run_locked(
     progress: bool | None,
 ) -> SweepOutcome:
     """:func:`run_sweep` once this process holds the directory's lock."""
-    began = time.perf_counter()
-    resumed = store.prepare_directory(out_dir, spec, store.points_table(spec), force=force)
-    store.remove_stray_temporaries(out_dir)
-    tasks = plan_tasks(spec)
-    finished = store.finished_tasks(out_dir)
-    todo = [task for task in tasks if task.name not in finished]
-    outcome = SweepOutcome(n_tasks=len(tasks), n_skipped=len(tasks) - len(todo), resumed=resumed)
+    from igmm import provenance
+
+    began, started = time.perf_counter(), provenance.now()
+    resumed = store.prepare_directory(out_dir, spec, force=force)
+    store.repair_journal(out_dir)
+    good, problems = store.verify_shards(out_dir)
+    store.remove_unverified(out_dir, good)
+    finished = store.finished_runs(out_dir, good)
+    todo = plan_tasks(spec, finished)
+    n_done_before = sum(len(replicates & set(range(spec.replicates))) for key, replicates in finished.items()
+                        if key in {key for key, _ in spec.keyed_points()})
+    damaged = {problem.task for problem in problems}
+    outcome = SweepOutcome(n_tasks=len(todo), n_skipped=n_done_before, resumed=resumed, n_repaired=len(damaged))
     owns_executor = executor is None
     executor = executor or ProcessPoolExecutor()
     log = SweepLog(out_dir / store.LOG)
-    log.write("start", detail=f"{len(todo)} of {len(tasks)} tasks to run on {executor.description}")
-    done_runs = sum(task.n_reps for task in tasks if task.name in finished)
-    with _progress_bar(spec.replicates * len(spec.points()), done_runs, progress) as bar:
+    for problem in problems:
+        log.write("damaged", problem.task, detail=f"{problem.table}: {problem.problem}; run again")
+    log.write("start", detail=f"{len(todo)} tasks to run on {executor.description}; {n_done_before} runs already done")
+    steps_schema = _steps_schema(spec)
+    with _progress_bar(spec.replicates * spec.n_points(), n_done_before, progress) as bar:
         try:
-            _execute(todo, executor, functools.partial(timed, task_fn), out_dir, log, bar, outcome, spec.digest()[:10])
+            _execute(todo, executor, functools.partial(timed, task_fn), out_dir, log, bar, outcome,
+                     spec.digest()[:10], steps_schema)
         finally:
             if owns_executor:
                 executor.close()
     outcome.seconds = time.perf_counter() - began
     _record_failures(out_dir, outcome.failed)
+    provenance.write(provenance.record(spec.to_dict(), spec.digest(), spec.seed, started,
+                                       {"executor": executor.description, "outcome": {
+                                           "tasks": outcome.n_tasks, "done": outcome.n_done,
+                                           "failed": len(outcome.failed), "runs_reused": outcome.n_skipped,
+                                           "repaired": outcome.n_repaired}}), out_dir)
     log.write("end", seconds=outcome.seconds, detail=f"{outcome.n_done} done, {len(outcome.failed)} failed")
     log.close()
     return outcome
+
+
+def _steps_schema(spec: SweepSpec):
+    from igmm.tables import steps_schema
+
+    return steps_schema(spec.base.get("measures", []))
 
 
 def _execute(
@@ -166,6 +189,7 @@ def _execute(
     bar,
     outcome: SweepOutcome,
     tag: str,
+    steps_schema,
 ) -> None:
     """Keep ``executor.slots`` tasks in flight; write each result as it comes; retry a failure once.
 
@@ -184,7 +208,7 @@ def _execute(
             task = in_flight.pop(future)
             result, error = executor.outcome(future)
             if error is None:
-                _store_result(task, result, attempts[task.name], out_dir, log)
+                _store_result(task, result, attempts[task.name], out_dir, log, steps_schema)
                 outcome.n_done += 1
                 bar.update(task.n_reps)
             elif attempts[task.name] < MAX_ATTEMPTS:
@@ -195,10 +219,12 @@ def _execute(
                 outcome.failed.append({"task": task.name, "attempts": attempts[task.name], "error": _describe(error)})
 
 
-def _store_result(task: SweepTask, result: TimedOutput, attempt: int, out_dir: Path, log: SweepLog) -> None:
-    """Write a finished task's shards (runs last) and log its timings."""
+def _store_result(task: SweepTask, result: TimedOutput, attempt: int, out_dir: Path, log: SweepLog,
+                  steps_schema) -> None:
+    """Write a finished task's shards and journal them; log its timings."""
     output = result.output
-    store.write_shards(out_dir, task.name, output.runs, output.steps, output.ids if task.save_ids else None)
+    store.write_shards(out_dir, task.name, output.runs, output.steps, steps_schema,
+                       output.ids if task.save_ids else None)
     log.write("done", task.name, attempt, result.seconds, result.pid,
               f"{len(output.runs)} runs, cpu {result.cpu_seconds:.3f} s")
 

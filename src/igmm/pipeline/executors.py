@@ -9,15 +9,20 @@ the task alone, and readers sort by key.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol
 
-from igmm.sweep.tasks import SweepTask, TaskOutput
+from igmm.pipeline.tasks import SweepTask, TaskOutput
 
 DASK_INSTALL = "pip install 'interacting-gmm[dask]'"
+#: Seconds to wait for a Dask scheduler before giving up.
+CONNECT_TIMEOUT_S = 10
 
 
 @dataclass(frozen=True)
@@ -34,13 +39,69 @@ class TimedOutput:
     pid: int
 
 
+class TaskTimeout(TimeoutError):
+    """A task ran past the sweep's ``task_timeout``."""
+
+
 def timed(task_fn: Callable[[SweepTask], TaskOutput], task: SweepTask) -> TimedOutput:
-    """Run ``task_fn(task)`` and time it (module level, so every executor can pickle it)."""
+    """Run ``task_fn(task)`` and time it (module level, so every executor can pickle it).
+
+    A task with a timeout stops itself at its deadline (the run loop checks it
+    after every step); where this runs in a process's main thread (the pool's
+    workers, the serial executor), an alarm also stops what the loop cannot
+    see (a long set-up), a few seconds later.
+    """
     began, began_cpu = time.perf_counter(), time.process_time()
-    output = task_fn(task)
+    with _alarm(task.timeout):
+        output = task_fn(task)
     return TimedOutput(
         output=output, seconds=time.perf_counter() - began, cpu_seconds=time.process_time() - began_cpu, pid=os.getpid()
     )
+
+
+@contextlib.contextmanager
+def _alarm(timeout: float | None):
+    """SIGALRM after ``timeout`` (+ a grace of 5 s) seconds, raising TaskTimeout; a no-op off the main thread."""
+    usable = (timeout and hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TaskTimeout(f"task ran past its time limit of {timeout:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, timeout + 5.0)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _watch_parent(parent_pid: int, interval: float = 0.5) -> None:
+    """Worker initializer: a daemon thread that ends this worker as soon as the sweep process is gone.
+
+    A killed sweep process cannot shut its pool down; without this its
+    workers (children of the forkserver, not of the sweep) would live on.
+    """
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if not _alive(parent_pid):
+                os._exit(1)
+
+    threading.Thread(target=watch, name="igmm-parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else (pid reused): treat as gone only if re-parented
+        return False
+    return True
 
 
 class Executor(Protocol):
@@ -107,7 +168,8 @@ class ProcessPoolExecutor:
         self._pool = self._new_pool()
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(max_workers=self.n_workers, mp_context=self._context)
+        return cf.ProcessPoolExecutor(max_workers=self.n_workers, mp_context=self._context,
+                                      initializer=_watch_parent, initargs=(os.getpid(),))
 
     def submit(self, fn: Callable[..., Any], *args: Any, key: str) -> cf.Future:
         try:
@@ -153,12 +215,18 @@ class DaskExecutor:
             raise ImportError(f"Dask executors need dask.distributed: {DASK_INSTALL}") from None
         self._cluster = None
         if address is None:
+            # death_timeout: workers whose scheduler (this process) is gone shut themselves down.
             self._cluster = LocalCluster(
-                n_workers=n_local_workers or 1, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=n_local_workers or 1, threads_per_worker=1, processes=True, dashboard_address=None,
+                death_timeout=10,
             )
             self._client = Client(self._cluster)
         else:
-            self._client = Client(address)
+            try:
+                self._client = Client(address, timeout=CONNECT_TIMEOUT_S)
+            except (OSError, TimeoutError) as error:
+                raise ValueError(f"--dask-scheduler: cannot reach {address!r} within {CONNECT_TIMEOUT_S} s "
+                                 f"({type(error).__name__}); is the scheduler running?") from None
         n_threads = max(sum(self._client.nthreads().values()), 1)
         self.slots = 2 * n_threads  # one running and one queued per worker thread
         where = address or f"local cluster of {n_local_workers} worker(s)"

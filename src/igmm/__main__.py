@@ -1,0 +1,5 @@
+"""``python -m igmm``: the igmm command."""
+
+from igmm.cli import main
+
+main()

@@ -1,0 +1,137 @@
+"""Tasks: one grid point x a chunk of replicates, a pure function of (configuration, seeds).
+
+A task is a small picklable record. :func:`run_task` turns it into tables,
+a pure function (same task, same rows, wherever it runs), which is what the
+executors run. The sweep's main process writes the shards it sends back
+(one writer; workers need no shared file system).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from igmm.api import simulate_seeds
+from igmm.config import make_config
+from igmm.pipeline.spec import point_seeds
+
+if TYPE_CHECKING:
+    from igmm.pipeline.spec import SweepSpec
+
+
+@dataclass(frozen=True)
+class SweepTask:
+    """One unit of work: replicates ``start .. start + n_reps - 1`` of the grid point ``point``.
+
+    Attributes
+    ----------
+    point : str
+        The point's key (:func:`igmm.pipeline.spec.point_key`).
+    config : dict
+        Configuration values (YAML names) of the point: base merged with its swept values.
+    seed : int
+        Root seed of the sweep.
+    start, n_reps : int
+        First replicate and number of replicates.
+    save_ids : bool
+        Also return the ID trajectories for storage.
+    timeout : float or None
+        Seconds the task may run.
+    """
+
+    point: str
+    config: dict[str, Any]
+    seed: int
+    start: int
+    n_reps: int
+    save_ids: bool = False
+    timeout: float | None = None
+
+    @property
+    def name(self) -> str:
+        """Stable, unique name of the task's shards, e.g. ``3f2ed1cf35e1a77b-r00025-00049``."""
+        return shard_name(self.point, self.start, self.n_reps)
+
+
+def shard_name(point: str, start: int, n_reps: int) -> str:
+    """Name of a task's shards (no suffix): point key and replicate range."""
+    return f"{point}-r{start:05d}-{start + n_reps - 1:05d}"
+
+
+def parse_shard_name(name: str) -> tuple[str, int, int]:
+    """``(point, start, n_reps)`` of a shard name."""
+    point, _, span = name.rpartition("-r")
+    first, last = span.split("-")
+    return point, int(first), int(last) - int(first) + 1
+
+
+@dataclass(frozen=True)
+class TaskOutput:
+    """The tables one task produced.
+
+    Attributes
+    ----------
+    runs : DataFrame
+        One row per replicate (:data:`igmm.tables.RUN_SCHEMA`).
+    steps : DataFrame
+        One row per replicate and step (:func:`igmm.tables.steps_schema`).
+    ids : ndarray of int16, shape (n_reps, n_steps + 1, n_agents), or None
+    """
+
+    runs: pd.DataFrame
+    steps: pd.DataFrame
+    ids: np.ndarray | None
+
+
+def plan_tasks(spec: SweepSpec, finished: dict[str, set[int]] | None = None) -> list[SweepTask]:
+    """Cut the runs a sweep still lacks into tasks of at most ``chunk_size`` consecutive replicates.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+    finished : dict of point key -> set of replicate numbers, optional
+        Runs already stored (a resumed or grown sweep); they are not planned again.
+
+    Returns
+    -------
+    list of SweepTask, ordered by point (grid order), then first replicate.
+    """
+    finished = finished or {}
+    tasks = []
+    for key, values in spec.keyed_points():
+        done = finished.get(key, set())
+        missing = [replicate for replicate in range(spec.replicates) if replicate not in done]
+        for start, count in _runs_of_consecutive(missing, spec.chunk_size):
+            tasks.append(SweepTask(point=key, config={**spec.base, **values}, seed=spec.seed, start=start,
+                                   n_reps=count, save_ids=spec.save_ids, timeout=spec.task_timeout))
+    return tasks
+
+
+def _runs_of_consecutive(numbers: list[int], chunk: int) -> list[tuple[int, int]]:
+    """Sorted integers cut into (start, count) pieces of consecutive values, each at most ``chunk`` long."""
+    pieces: list[tuple[int, int]] = []
+    for number in numbers:
+        if pieces and pieces[-1][0] + pieces[-1][1] == number and pieces[-1][1] < chunk:
+            pieces[-1] = (pieces[-1][0], pieces[-1][1] + 1)
+        else:
+            pieces.append((number, 1))
+    return pieces
+
+
+def run_task(task: SweepTask) -> TaskOutput:
+    """Simulate one task's replicates as one vectorised batch; no I/O.
+
+    Returns
+    -------
+    TaskOutput
+        Rows carry the point key, replicate, seed and spawn key.
+    """
+    config = make_config(task.config)
+    seeds = point_seeds(task.seed, task.point, task.start, task.n_reps)
+    deadline = time.monotonic() + task.timeout if task.timeout else None
+    result = simulate_seeds(config, seeds, point=task.point, deadline=deadline)
+    return TaskOutput(runs=result.runs, steps=result.steps, ids=result.ids.astype(np.int16) if task.save_ids else None)

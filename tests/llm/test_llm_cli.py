@@ -178,3 +178,99 @@ def test_perspective_of_a_table_target_with_texts(tmp_path):
     with np.load(out / "perspective.npz") as arrays:
         assert arrays["ids"].tolist() == [[0, 1, 0, 1], [0, 1, 0, 1]]
         assert arrays["distances"][0, 0, 2] == 0.0 and arrays["distances"][0, 0, 1] > 0
+
+
+# --- simulate: secrets, extras, scenarios ------------------------------------------------------
+
+SECRET = "sk-cli-LEAK-9876543210"
+
+
+def simulate_args(server, out, rags=None, *extra):
+    arguments = ["simulate", "--base-url", server.base_url, "--model", "m", "--p", "0.5", "--k", "2",
+                 "--steps", "2", "--out", str(out), "--embedder", "hashing"]
+    return arguments + (["--rags", str(rags)] if rags else []) + list(extra)
+
+
+def test_simulate_never_prints_the_key_a_server_quotes(monkeypatch, tmp_path):
+    monkeypatch.setenv("IGMM_API_KEY", SECRET)
+    rags = write_rags(tmp_path / "RAGs.npz")
+    with ChatServer(echo_authorization=403) as server:
+        result = runner.invoke(app, simulate_args(server, tmp_path / "live", rags))
+    assert result.exit_code == 1
+    assert "HTTP 403" in result.stderr and "[redacted]" in result.stderr
+    assert SECRET not in result.output
+    for path in (tmp_path / "live").rglob("*"):
+        assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_simulate_without_httpx_exits_2_with_one_line_and_asks_nothing(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "httpx", None)
+    rags = write_rags(tmp_path / "RAGs.npz")
+    with ChatServer() as server:
+        result = runner.invoke(app, simulate_args(server, tmp_path / "live", rags))
+    assert result.exit_code == 2
+    assert "pip install 'interacting-gmm[llm]'" in one_error_line(result)
+    assert not server.requests and not (tmp_path / "live").exists()
+
+
+COLOUR_SCENARIO = """\
+topic: favourite colour
+query: Which colour is the most beautiful?
+user_prompt: "Context: {context}\\n\\n{query} Start with \\"{phrase}\\"."
+required_phrase: My colour is
+labels: [red, blue, green, yellow]
+knowledge_bases: colours.npz
+"""
+
+
+def write_colour_scenario(folder, text=COLOUR_SCENARIO):
+    folder.mkdir(exist_ok=True)
+    rags = np.array([[["Which colour do you like?", "Which city?"], [f"{colour}!", "Paris"]]
+                     for colour in ("Red", "Blue", "Green", "Yellow")])
+    with open(folder / "colours.npz", "wb") as handle:
+        np.savez(handle, arr_0=rags)
+    (folder / "colours.yaml").write_text(text)
+    return folder / "colours.yaml"
+
+
+def test_simulate_a_scenario_then_analyze_with_its_labels(tmp_path):
+    scenario = write_colour_scenario(tmp_path / "scenario")
+    out = tmp_path / "live"
+    vocabulary = ("red", "blue", "green", "yellow")
+    with ChatServer(vocabulary=vocabulary, phrase="My colour is") as server:
+        result = runner.invoke(app, simulate_args(server, out, None, "--scenario", str(scenario)))
+    assert result.exit_code == 0, result.output
+    assert f"--scenario {scenario}" in result.stdout
+    assert server.requests[0]["messages"][0]["content"].startswith("Context: Red!")
+    analysed = runner.invoke(app, ["analyze", str(out), "--out", str(tmp_path / "analysis"), "--figures", "none",
+                                   "--scenario", str(scenario)])
+    assert analysed.exit_code == 0, analysed.output
+    with np.load(tmp_path / "analysis" / "ids.npz") as arrays:
+        assert arrays["label_names"].tolist() == list(vocabulary) + ["(none)"]
+        assert arrays["ids"][0, 0].tolist() == [0, 1, 2, 3]
+        assert (arrays["ids"] < 4).all()  # every answer names a colour
+
+
+def test_a_bad_scenario_exits_2_with_one_line_per_bad_value_before_any_request(tmp_path):
+    bad = COLOUR_SCENARIO.replace("topic: favourite colour\n", "").replace(
+        "labels: [red, blue, green, yellow]", "labels: [red, Red]").replace("{query}", "{question}") + "colour: 3\n"
+    scenario = write_colour_scenario(tmp_path / "scenario", bad)
+    with ChatServer() as server:
+        result = runner.invoke(app, simulate_args(server, tmp_path / "live", None, "--scenario", str(scenario)))
+    assert result.exit_code == 2 and not server.requests and not (tmp_path / "live").exists()
+    lines = result.stderr.strip().splitlines()
+    assert all(line.startswith(f"error: {scenario}: ") for line in lines), lines
+    joined = "\n".join(lines)
+    assert "topic: missing; this key is required" in joined
+    assert "user_prompt: 'Context: {context}\\n\\n{question} Start with" in joined and "placeholders are" in joined
+    assert "colour: 3 is not allowed: Extra inputs are not permitted" in joined
+    assert "labels: ['red', 'Red'] is not allowed: 'Red' is not allowed: it repeats 'red'" in joined
+    assert len(lines) == 4
+
+
+def test_a_scenario_with_knowledge_bases_refuses_rags_too(tmp_path):
+    scenario = write_colour_scenario(tmp_path / "scenario")
+    with ChatServer() as server:
+        result = runner.invoke(app, simulate_args(server, tmp_path / "live", write_rags(tmp_path / "RAGs.npz"),
+                                                  "--scenario", str(scenario)))
+    assert result.exit_code == 2 and "already gives the knowledge bases" in one_error_line(result)

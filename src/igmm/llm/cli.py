@@ -23,7 +23,10 @@ MAX_PROBLEMS_SHOWN = 20
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
-    for line in message.splitlines():
+    """Print each line of ``message`` as ``error: ...`` (API keys redacted) and exit with ``code``."""
+    from igmm.llm.redaction import redact_env
+
+    for line in redact_env(message).splitlines():
         typer.echo(f"error: {line}", err=True)
     raise typer.Exit(code)
 
@@ -128,7 +131,10 @@ def simulate(
     replicate: int = typer.Option(0, "--replicate", help="replicate V (sampling seeds from 11 + V)"),
     steps: int = typer.Option(80, "--steps", help="answer rounds T"),
     out: Path = typer.Option(Path("results/llm-live"), "--out", help="output folder (rerun to resume)"),
-    rags: Optional[Path] = typer.Option(None, "--rags", help="initial knowledge bases [RAGs.npz of the transcripts folder]"),
+    scenario: Optional[Path] = typer.Option(None, "--scenario", help="YAML scenario: topic, query, prompts, "
+                                            "phrase, labels, knowledge bases [the packaged flower scenario]"),
+    rags: Optional[Path] = typer.Option(None, "--rags", help="initial knowledge bases when the scenario has none "
+                                        "[RAGs.npz of the transcripts folder]"),
     seed: int = typer.Option(0, "--seed", help="root seed of the update draws"),
     concurrency: int = typer.Option(4, "--concurrency", help="requests in flight at most"),
     timeout: float = typer.Option(120.0, "--timeout", help="seconds per request"),
@@ -136,23 +142,38 @@ def simulate(
     backoff: float = typer.Option(1.0, "--backoff", help="seconds before the first retry"),
     embedder: str = typer.Option("minilm", "--embedder", help="minilm (needs the 'embed' extra) | hashing"),
 ) -> None:
-    """Run the language-model system against a chat-completions server; the API key comes from $IGMM_API_KEY or $OPENAI_API_KEY."""
+    """Run the language-model system against a chat-completions server; the API key comes from $IGMM_API_KEY or $OPENAI_API_KEY.
+
+    Exit code 0 when the run is complete, 1 when the server refused or retries
+    ran out (answers so far are kept: rerun to resume), 2 for a bad argument
+    or scenario (before any request).
+    """
     from igmm.llm.embed import make_embedder
-    from igmm.llm.live import LiveRunError, make_live_config, simulate_live
+    from igmm.llm.live import LiveRunError, make_live_config, require_httpx, simulate_live
+    from igmm.llm.scenario import load_scenario
     from igmm.llm.transcripts import RAGS_FILE, default_transcripts_dir
 
     try:
         config = make_live_config(base_url=base_url, model=model, p=p, k=k, replicate=replicate, n_steps=steps,
                                   seed=seed, concurrency=concurrency, timeout=timeout, retries=retries, backoff=backoff)
-        rags_path = rags or default_transcripts_dir() / RAGS_FILE
-        if not rags_path.is_file():
-            _fail(f"rags: {rags_path} does not exist; pass --rags PATH to a RAGs.npz")
-        result = simulate_live(config, out, rags_path, embed=make_embedder(embedder),
+        chosen = load_scenario(scenario)
+        knowledge = chosen.knowledge_base_array()
+        if knowledge is not None and rags is not None:
+            _fail(f"rags: {rags} is not allowed: the scenario already gives the knowledge bases")
+        if knowledge is None:
+            rags_path = rags or default_transcripts_dir() / RAGS_FILE
+            if not rags_path.is_file():
+                _fail(f"rags: {rags_path} does not exist; pass --rags PATH to a RAGs.npz")
+            knowledge = rags_path
+        require_httpx()
+        embed = make_embedder(embedder)
+        result = simulate_live(config, out, knowledge, embed=embed, scenario=chosen,
                                on_step=lambda done: typer.echo(f"round {done}/{steps} done", err=True))
     except (ValueError, ImportError, OSError) as error:
         _fail(str(error))
     except LiveRunError as error:
         _fail(f"{error}\nanswers so far are kept in {out}/; run the same command again to resume", EXIT_SKIPPED)
+    labels = f" --scenario {scenario}" if scenario is not None else ""
     typer.echo(f"{steps} rounds: {result.n_requests} request(s) answered, {result.n_reused} answer(s) reused from "
                f"the log, {result.n_missing_phrase} kept answer(s) without the phrase. Analyse with: "
-               f"igmm llm analyze {out} --out {out}/analysis")
+               f"igmm llm analyze {out} --out {out}/analysis{labels}")

@@ -241,7 +241,8 @@ def test_simulate_a_scenario_then_analyze_with_its_labels(tmp_path):
         result = runner.invoke(app, simulate_args(server, out, None, "--scenario", str(scenario)))
     assert result.exit_code == 0, result.output
     assert f"--scenario {scenario}" in result.stdout
-    assert server.requests[0]["messages"][0]["content"].startswith("Context: Red!")
+    contexts = {body["messages"][0]["content"].split("\n\n")[0] for body in server.requests}
+    assert {"Context: Red!", "Context: Blue!", "Context: Green!", "Context: Yellow!"} <= contexts  # round 0
     analysed = runner.invoke(app, ["analyze", str(out), "--out", str(tmp_path / "analysis"), "--figures", "none",
                                    "--scenario", str(scenario)])
     assert analysed.exit_code == 0, analysed.output
@@ -274,3 +275,24 @@ def test_a_scenario_with_knowledge_bases_refuses_rags_too(tmp_path):
         result = runner.invoke(app, simulate_args(server, tmp_path / "live", write_rags(tmp_path / "RAGs.npz"),
                                                   "--scenario", str(scenario)))
     assert result.exit_code == 2 and "already gives the knowledge bases" in one_error_line(result)
+
+
+def test_bad_files_are_reported_and_the_rest_analysed_with_exit_1(fixture_dir, tmp_path):
+    clean = tmp_path / "mixed"
+    clean.mkdir()
+    for name in ("output2_5_0.csv", "output2_5_0_2nd.csv"):
+        shutil.copy(fixture_dir / name, clean / name)
+    huge = "999999999999999999999999"
+    for suffix in ("", "_2nd"):  # a name with a huge P, and a run with 4 agents instead of 3
+        shutil.copy(fixture_dir / f"output2_5_0{suffix}.csv", clean / f"output{huge}_5_0{suffix}.csv")
+    rows = (fixture_dir / "output2_5_0.csv").read_text().splitlines()
+    (clean / "output2_5_1.csv").write_text("\n".join([rows[0] + ",3"] + [r + ",\"['x']\"" for r in rows[1:]]) + "\n")
+    (clean / "output2_5_1_2nd.csv").write_text(",0,1,2,3\n")
+    (clean / "RAGs.npz").write_text("not an archive")
+    result = runner.invoke(app, ["analyze", str(clean), "--out", str(tmp_path / "out"), "--figures", "none"])
+    assert result.exit_code == 1 and "1 run(s) analysed" in result.stdout
+    problems = pd.read_csv(tmp_path / "out" / "problems.csv")
+    assert set(problems["file"]) == {f"output{huge}_5_0.csv", f"output{huge}_5_0_2nd.csv", "output2_5_1.csv", "RAGs.npz"}
+    for name in problems["file"]:
+        assert f"skipped: {name}" in result.stderr
+    assert (tmp_path / "out" / "runs.parquet").is_file()

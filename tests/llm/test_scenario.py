@@ -121,3 +121,14 @@ def test_the_prompt_hash_changes_with_the_prompt_not_with_the_labels():
     assert first.prompt_sha256() == parse_scenario(BASE | {"labels": ["green"]}).prompt_sha256()
     assert first.prompt_sha256() != parse_scenario(BASE | {"query": "Which colour is ugliest?"}).prompt_sha256()
     assert isinstance(first.knowledge_base_array(), np.ndarray)
+
+
+def test_the_scenarios_shown_in_the_docs_are_valid_and_the_first_is_the_default():
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "llm.md"
+    blocks = re.findall(r"```yaml\n(.*?)```", docs.read_text(encoding="utf-8"), re.S)
+    scenarios = [parse_scenario(yaml.safe_load(block), "llm.md") for block in blocks]
+    assert len(scenarios) == 2
+    assert scenarios[0] == load_scenario()  # the docs show the packaged flower scenario
+    assert scenarios[1].knowledge_base_array().shape == (2, 2, 2)

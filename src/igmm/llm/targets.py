@@ -166,10 +166,6 @@ class TargetSet:
         return {cell: np.stack([run.ids for run in sorted(runs, key=_replicate_order)])
                 for cell, runs in sorted(groups.items())}
 
-    def find(self, p: float, k: int, replicate: int) -> list[TargetRun]:
-        """Runs with these keys (several only when further keys differ)."""
-        return [run for run in self.runs if np.isclose(run.p, p) and run.k == k and run.replicate == replicate]
-
 
 def _replicate_order(run: TargetRun) -> tuple:
     return (run.replicate,) + tuple(str(value) for name, value in run.keys.items() if name not in BASE_KEYS)
@@ -480,11 +476,12 @@ def load_target(source: str | os.PathLike | None = None, *, format: str = "auto"
     """
     if format not in FORMATS:
         raise ValueError(f"format: {format!r} is not allowed: choose one of {', '.join(FORMATS)}")
-    from igmm.llm.transcripts import default_transcripts_dir
+    from igmm.llm.transcripts import TRANSCRIPTS_ENV, default_transcripts_dir
 
     path = Path(source) if source is not None else default_transcripts_dir()
     if not path.exists():
-        raise FileNotFoundError(f"source: {path} does not exist")
+        hint = f" (set ${TRANSCRIPTS_ENV} or give the folder)" if source is None else ""
+        raise FileNotFoundError(f"source: {path} does not exist{hint}")
     kind = detect_format(path) if format == "auto" else format
     if kind == "table":
         if labels is not None:

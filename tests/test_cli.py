@@ -54,3 +54,97 @@ def test_unknown_yaml_key_and_missing_file(tmp_path):
     assert result.exit_code == 2 and "bogus: unknown key" in result.output
     missing = runner.invoke(app, ["run", "--config", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_a_run_repeats_bit_for_bit_from_its_own_config_with_seed_and_replicates(tmp_path):
+    first = runner.invoke(app, ["run", "--T", "25", "--k", "5", "--replicates", "4", "--seed", "17",
+                                "--initial", "dirichlet:alpha=0.5", "--modifier", "stubborn:share=0.1",
+                                "--out", str(tmp_path / "a")])
+    assert first.exit_code == 0, first.output
+    written = yaml.safe_load((tmp_path / "a" / "config.yaml").read_text())
+    assert written["seed"] == 17 and written["replicates"] == 4
+    again = runner.invoke(app, ["run", "--config", str(tmp_path / "a" / "config.yaml"), "--out", str(tmp_path / "b")])
+    assert again.exit_code == 0, again.output
+    np.testing.assert_array_equal(np.load(tmp_path / "a" / "ids.npz")["ids"], np.load(tmp_path / "b" / "ids.npz")["ids"])
+    provenance = __import__("json").loads((tmp_path / "a" / "provenance.json").read_text())
+    assert provenance["seed"] == 17 and provenance["config"]["initial"] == {"kind": "dirichlet", "alpha": 0.5}
+    assert {"version", "git", "command", "config_sha256", "python", "libraries", "started", "ended"} <= set(provenance)
+
+
+def test_keys_a_run_does_not_use_are_refused_naming_the_file(tmp_path):
+    (tmp_path / "sweep.yaml").write_text("base: {p: 0.2}\ngrid: {k: [1, 2]}\nreplicates: 3\n")
+    result = runner.invoke(app, ["run", "--config", str(tmp_path / "sweep.yaml"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'sweep.yaml'}: base: unknown key" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_output_folder_rules(tmp_path):
+    out = tmp_path / "o"
+    assert runner.invoke(app, ["run", "--T", "3", "--out", str(out)]).exit_code == 0
+    (out / "weights.npz").write_text("stale")
+    refused = runner.invoke(app, ["run", "--T", "4", "--out", str(out)])
+    assert refused.exit_code == 2 and "--overwrite" in refused.output
+    replaced = runner.invoke(app, ["run", "--T", "4", "--out", str(out), "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert not (out / "weights.npz").exists()  # no stale file beside the new run's
+    assert np.load(out / "ids.npz")["ids"].shape[1] == 5
+    (tmp_path / "file").write_text("x")
+    as_file = runner.invoke(app, ["run", "--T", "3", "--out", str(tmp_path / "file")])
+    assert as_file.exit_code == 2 and "is a file" in as_file.output
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("errno, reason", [(28, "No space left on device"), (13, "Permission denied"),
+                                           (30, "Read-only file system")])
+def test_a_failed_write_keeps_the_old_folder_and_exits_4(tmp_path, monkeypatch, errno, reason):
+    out = tmp_path / "o"
+    assert runner.invoke(app, ["run", "--T", "3", "--out", str(out)]).exit_code == 0
+    before = sorted(path.name for path in out.iterdir())
+
+    def failing(*args, **kwargs):
+        raise OSError(errno, reason)
+
+    monkeypatch.setattr("igmm.storage.write_yaml", failing)
+    result = runner.invoke(app, ["run", "--T", "4", "--out", str(out), "--overwrite"])
+    assert result.exit_code == 4 and reason in result.output and "Traceback" not in result.output
+    assert sorted(path.name for path in out.iterdir()) == before
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]
+
+
+def test_a_read_only_parent_is_refused_before_any_work(tmp_path):
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            import pytest
+
+            pytest.skip("running as a user who can write anywhere (root ignores permissions)")
+        result = runner.invoke(app, ["run", "--T", "3", "--out", str(locked / "o")])
+        assert result.exit_code == 2 and "not writable" in result.output
+    finally:
+        locked.chmod(0o700)
+
+
+def test_help_shows_the_defaults_and_version_works():
+    help_text = runner.invoke(app, ["run", "--help"]).output
+    for fragment in ("(default 30)", "(default 0.4)", "(default 5)", "(default 400)", "(default 0.2)", "(default 1)"):
+        assert fragment in help_text, fragment
+    version = runner.invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.output.startswith("igmm 0.")
+
+
+def test_example_pattern_draws_the_first_run_of_that_pattern(tmp_path):
+    result = runner.invoke(app, ["run", "--T", "100", "--replicates", "30", "--seed", "3", "--example", "unstable",
+                                 "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    runs = pd.read_parquet(tmp_path / "o" / "runs.parquet")
+    chosen = __import__("json").loads((tmp_path / "o" / "provenance.json").read_text())["example_replicate"]
+    unstable = runs.index[runs["pattern"] == "unstable"]
+    assert (chosen == unstable[0]) if len(unstable) else chosen == 0
+    assert "unstable:" in result.output and "95% interval" in result.output

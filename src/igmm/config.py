@@ -202,7 +202,7 @@ class SimulationConfig(BaseModel):
         object.__setattr__(self, "modifiers", [_named(m, MODIFIERS, f"modifiers[{i}]") for i, m in enumerate(self.modifiers)])
         if self.network is not None:
             _check_network(self.network, n_agents)
-        _check_modifiers(self)
+        _check_rules(self)
         _check_backend(self)
         return self
 
@@ -260,7 +260,7 @@ class SimulationConfig(BaseModel):
             rag_policy=self.rag_policy,
             em_iterations=self.em_iterations,
             neighbours=neighbours,
-            initial=(self.initial.kind, _initial_options(self.initial)),
+            initial=_initial_rule(self.initial),
             options=dict(self.dynamics_options),
         )
         for index, modifier in enumerate(self.modifiers):
@@ -359,12 +359,13 @@ def _check_network(network: NetworkConfig, n_agents: int) -> None:
             raise ValueError(f"network.degree: {degree} is not allowed: must be even and < n_agents = {n_agents}")
 
 
-def _check_modifiers(config: SimulationConfig) -> None:
-    """Apply every modifier once to the parameters (without a network) so its own checks run now."""
-    if not config.modifiers:
-        return
+def _check_rules(config: SimulationConfig) -> None:
+    """Apply the initial-opinion rule and every modifier once (without a network) so their own checks run now."""
     params = ModelParams(geometry=config.build_geometry(), p=config.p, k=config.resolved_k, rag_size=config.rag_size,
-                         eps=config.eps, assignment=config.assignment_array(), dynamics=config.dynamics)
+                         eps=config.eps, assignment=config.assignment_array(), dynamics=config.dynamics,
+                         initial=_initial_rule(config.initial))
+    if config.initial.kind != "one-hot":
+        INITIAL_OPINIONS.get(params.initial[0])(params, np.random.default_rng(0), **params.initial[1])
     for index, modifier in enumerate(config.modifiers):
         params = MODIFIERS.get(modifier.kind)(params, np.random.default_rng(modifier_seed(0, index)), **modifier.options())
 
@@ -395,6 +396,8 @@ def _named(named: NamedOptions, registry, where: str, exclude: tuple[str, ...] =
     if named.kind == "file" and registry is INITIAL_OPINIONS:
         _file_options(named.options())
         return named
+    if registry is INITIAL_OPINIONS and named.kind == "given":
+        raise ValueError("initial: kind 'given' is for the Python API; in a configuration use {kind: file, path: ...}")
     function = registry.get(named.kind)
     validated = validate_options(function, named.options(), where, exclude=exclude)
     return NamedOptions(kind=named.kind, **validated)
@@ -405,11 +408,11 @@ def _file_options(options: dict[str, Any]) -> None:
         raise ValueError("initial: kind 'file' takes exactly one option, path: a .npy file of shape (n_agents, n_components)")
 
 
-def _initial_options(initial: NamedOptions) -> dict[str, Any]:
-    """The core's options of an initial rule; ``file`` becomes ``given`` with the loaded weights."""
+def _initial_rule(initial: NamedOptions) -> tuple[str, dict[str, Any]]:
+    """The core's initial rule and options; ``file`` becomes ``given`` with the loaded weights."""
     if initial.kind != "file":
-        return initial.options()
-    return {"weights": load_initial_weights(initial.options()["path"])}
+        return initial.kind, initial.options()
+    return "given", {"weights": load_initial_weights(initial.options()["path"])}
 
 
 def load_initial_weights(path: str) -> np.ndarray:

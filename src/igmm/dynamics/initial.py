@@ -50,6 +50,8 @@ def dirichlet(params: ModelParams, rng: np.random.Generator, *, alpha: float = 1
     -------
     ndarray of float64, shape (n_agents, n_components)
     """
+    if not (alpha > 0 and own >= 0):
+        raise ValueError(f"initial.alpha: {alpha!r} and own: {own!r}: need alpha > 0 and own >= 0")
     n_components = params.geometry.n_components
     concentration = np.full((params.n_agents, n_components), float(alpha))
     concentration[np.arange(params.n_agents), params.assignment] += own
@@ -70,6 +72,8 @@ def mixture(params: ModelParams, rng: np.random.Generator, *, share: float = 0.5
     -------
     ndarray of float64, shape (n_agents, n_components)
     """
+    if not (0.0 <= share <= 1.0 and alpha > 0):
+        raise ValueError(f"initial.share: {share!r} and alpha: {alpha!r}: need 0 <= share <= 1 and alpha > 0")
     noise = rng.dirichlet(np.full(params.geometry.n_components, float(alpha)), size=params.n_agents)
     weights = (1.0 - share) * one_hot(params, rng, exact=True) + share * noise
     return clip_renormalise(weights, params.eps, axis=1)
@@ -85,6 +89,9 @@ def given(params: ModelParams, rng: np.random.Generator, *, weights: np.ndarray)
         Non-negative rows with a positive sum; clipped to [eps, 1 - eps] and renormalised.
     """
     rows = np.asarray(weights, dtype=np.float64)
+    if rows.shape != (params.n_agents, params.geometry.n_components):
+        raise ValueError(f"initial: weights of shape {rows.shape} do not fit n_agents = {params.n_agents} and "
+                         f"n_components = {params.geometry.n_components}")
     return clip_renormalise(rows / rows.sum(axis=1, keepdims=True), params.eps, axis=1)
 
 

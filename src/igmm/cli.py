@@ -93,7 +93,7 @@ def run(
             r=r, T=T, sigma=sigma, delta=delta, geometry=geometry, dynamics=dynamics, rag_policy=rag_policy,
             em_iterations=em_iterations, network=typed_values(parse_network_option(network)) if network else None,
             initial=parse_named([initial], "--initial")[0] if initial else None,
-            modifiers=parse_named(modifier, "--modifier", lists=("values", "agents")) or None,
+            modifiers=parse_named(modifier, "--modifier") or None,
             measures=list(measure) if measure else None, plugins=list(plugin) if plugin else None, backend=backend,
         )
         if example is not None:

@@ -482,8 +482,8 @@ def validate_options(function, options: dict[str, Any], where: str, exclude: tup
             raise ValueError(f"{where}: option {name!r} is missing{_kind_note(function)}; it must be given") from None
         message = item["msg"].removeprefix("Value error, ")
         raise ValueError(f"{where}.{name}: {_short(item.get('input'))} is not allowed: {message}") from None
-    return {name: getattr(validated, name) for name in options if name in declared} | {
-        name: getattr(validated, name) for name in declared if name not in options and name in validated.model_fields_set}
+    # Every declared option, defaults filled in: the resolved configuration says everything that was used.
+    return {name: getattr(validated, name) for name in declared}
 
 
 def _kind_note(function) -> str:

@@ -229,13 +229,28 @@ def parse_network_option(text: str) -> dict:
     return parse_key_values(text, "--network", lists=("blocks",))
 
 
+def _split_top_level(text: str) -> list[str]:
+    """Split at commas outside brackets, so ``agents=[0,7],share=0.1`` gives two items."""
+    items, depth, current = [], 0, []
+    for char in text:
+        depth += char in "[("
+        depth -= char in "])"
+        if char == "," and depth <= 0:
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    items.append("".join(current))
+    return items
+
+
 def parse_key_values(text: str, flag: str, lists: tuple[str, ...] = ()) -> dict:
     """``NAME[:key=value,...]`` -> ``{"kind": NAME, key: value, ...}`` (the syntax of --network and --extension)."""
     kind, _, rest = text.partition(":")
     if not kind.strip():
         raise ValueError(f"{flag}: {text!r} is not allowed: start with a name, e.g. NAME:key=value")
     values: dict = {"kind": kind.strip()}
-    for item in filter(None, (part.strip() for part in rest.split(","))):
+    for item in filter(None, (part.strip() for part in _split_top_level(rest))):
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:

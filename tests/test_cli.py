@@ -67,7 +67,7 @@ def test_a_run_repeats_bit_for_bit_from_its_own_config_with_seed_and_replicates(
     assert again.exit_code == 0, again.output
     np.testing.assert_array_equal(np.load(tmp_path / "a" / "ids.npz")["ids"], np.load(tmp_path / "b" / "ids.npz")["ids"])
     provenance = __import__("json").loads((tmp_path / "a" / "provenance.json").read_text())
-    assert provenance["seed"] == 17 and provenance["config"]["initial"] == {"kind": "dirichlet", "alpha": 0.5}
+    assert provenance["seed"] == 17 and provenance["config"]["initial"] == {"kind": "dirichlet", "alpha": 0.5, "own": 0.0}
     assert {"version", "git", "command", "config_sha256", "python", "libraries", "started", "ended"} <= set(provenance)
 
 

@@ -52,13 +52,13 @@ def test_outputs_have_the_declared_shape(quick_results, name):
 
 
 def test_silos_decrease_with_k(quick_results):
+    # 8 runs per k: the means are about 7.4, 3.5 and 1.0 silos with sds of 1.7, 0.9 and 0; 2 SE of the
+    # differences is about 1.0 and 0.6 silos, so a real decrease smaller than that would not be seen here
+    # (the paper's values themselves are checked on 120 pooled runs in test_paper_reads.py).
     runs = quick_results["silos-vs-k"].runs
     (m1, s1), (m5, s5), (m29, s29) = (_mean_se(runs, "n_silos_final", k=k) for k in (1, 5, 29))
     assert m1 - m5 > 2 * np.hypot(s1, s5)
     assert m5 - m29 > 2 * np.hypot(s5, s29)
-    reads = quick_results["silos-vs-k"].reads
-    k1 = reads[(reads["where"] == "k = 1") & (reads["measure"] == "mean:n_silos_final")].iloc[0]
-    assert abs(k1["z"]) < 4, "quick k = 1 mean far from the paper's 7.4"
 
 
 def test_consensus_time_decreases_with_separation(quick_results):

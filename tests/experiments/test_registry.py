@@ -116,5 +116,7 @@ def test_an_experiment_resumes_after_a_kill_with_the_same_tables(tmp_path):
     whole = CliRunner().invoke(app, ["reproduce", "p-k-grid", "--quick", "--serial", "--out", str(tmp_path / "whole")])
     assert whole.exit_code == 0, whole.output
     pd.testing.assert_frame_equal(store.read_runs(out), store.read_runs(tmp_path / "whole"))
-    log = (out / "sweep.log").read_text()
-    assert log.count("\tdone\t") == 12  # every task ran exactly once over both invocations
+    # Every task finished exactly once over both invocations (the kill may land between a task's journal line
+    # and its log line, so the log can miss one "done"; it never holds more than one per task).
+    assert len(store.read_journal(out)) == 12
+    assert (out / "sweep.log").read_text().count("\tdone\t") <= 12

@@ -32,9 +32,11 @@ def _suptitle(fig, spec, note: str = "") -> None:
 
 
 def _title(variant) -> str:
-    """A panel's title: the variant, and which replicate is drawn (and how it was chosen)."""
+    """A panel's title: the variant, and which replicate is drawn (and how it was chosen), wrapped to the panel."""
+    import textwrap
+
     chosen = variant.example_note or f"replicate {variant.example} of {len(variant.ids)}"
-    return f"{_label(variant.keys)}\n{chosen}"
+    return "\n".join([_label(variant.keys), *textwrap.wrap(chosen, 36)])
 
 
 def _panels(spec, variants, out_dir: Path) -> list[Path]:

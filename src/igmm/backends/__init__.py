@@ -17,4 +17,20 @@ lock-step on an accelerator with random numbers drawn on the device.
 
 from igmm.dynamics.protocol import BACKENDS
 
-__all__ = ["BACKENDS"]
+__all__ = ["BACKENDS", "BUILTIN_POLICIES", "diagonal_builtin_policies_only"]
+
+#: The database policies the compiled and tensor backends implement (a researcher's own needs numpy).
+BUILTIN_POLICIES = ("farthest", "oldest", "random")
+
+
+def diagonal_builtin_policies_only(config) -> str | None:
+    """Why a numba or torch stepper cannot run ``config`` (checked at validation), or None.
+
+    Both implement diagonal covariances and the three built-in database policies only.
+    """
+    if config.build_geometry().variances is None:
+        return "it supports diagonal covariances only (got full covariance matrices); use backend numpy"
+    if config.rag_policy not in BUILTIN_POLICIES:
+        return (f"database policy {config.rag_policy!r} is not compiled into it (it knows "
+                f"{', '.join(BUILTIN_POLICIES)}); use backend numpy")
+    return None

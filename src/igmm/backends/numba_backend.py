@@ -33,6 +33,7 @@ from typing import Sequence
 
 import numpy as np
 
+from igmm.backends import diagonal_builtin_policies_only
 from igmm.dynamics.initial import initial_state
 from igmm.dynamics.partners import DENSE_MAX_AGENTS, k_nearest
 from igmm.dynamics.protocol import register_dynamics
@@ -78,15 +79,7 @@ class NumbaStepper:
 
     parallel = False
 
-    @staticmethod
-    def unsupported(config) -> str | None:
-        """Why this backend cannot run ``config`` (checked when the configuration is validated), or None."""
-        if config.build_geometry().variances is None:
-            return "it supports diagonal covariances only (got full covariance matrices); use backend numpy"
-        if config.rag_policy not in ("farthest", "oldest", "random"):
-            return (f"database policy {config.rag_policy!r} is not compiled into it (it knows farthest, oldest, "
-                    "random); use backend numpy")
-        return None
+    unsupported = staticmethod(diagonal_builtin_policies_only)
 
     def __init__(self, params: ModelParams, rngs: Sequence[np.random.Generator], state: PopulationState | None = None):
         geometry = params.geometry

@@ -148,3 +148,21 @@ def test_example_pattern_draws_the_first_run_of_that_pattern(tmp_path):
     unstable = runs.index[runs["pattern"] == "unstable"]
     assert (chosen == unstable[0]) if len(unstable) else chosen == 0
     assert "unstable:" in result.output and "95% interval" in result.output
+
+
+@pytest.mark.parametrize("module, backend, install", [
+    ("numba", "numba", "pip install 'interacting-gmm[numba]'"),
+    ("torch", "torch", "pip install torch==2.13.0"),
+])
+def test_a_missing_extra_is_one_line_naming_its_install_command(tmp_path, module, backend, install):
+    import subprocess
+    import sys
+
+    code = (f"import sys; sys.modules[{module!r}] = None\n"
+            "from igmm.cli import main; sys.argv = ['igmm', 'run', '--T', '2', '--backend', "
+            f"{backend!r}, '--out', {str(tmp_path / 'o')!r}]; main()")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: backend") and install in lines[0], result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numba  # noqa: F401  (the backend needs it: a missing numba fails here, named by stepper_factory)
 import numpy as np
 
 from igmm.backends import diagonal_builtin_policies_only

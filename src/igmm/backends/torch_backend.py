@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import torch  # noqa: F401  (the backend needs it: a missing torch fails here, named by stepper_factory)
 
 from igmm.backends import diagonal_builtin_policies_only
 from igmm.dynamics.initial import initial_state

@@ -120,3 +120,9 @@ def test_an_experiment_resumes_after_a_kill_with_the_same_tables(tmp_path):
     # and its log line, so the log can miss one "done"; it never holds more than one per task).
     assert len(store.read_journal(out)) == 12
     assert (out / "sweep.log").read_text().count("\tdone\t") <= 12
+
+
+def test_texts_say_the_real_size_of_the_version_run():
+    full, quick = load_spec("silos-vs-k").resolved(False), load_spec("silos-vs-k").resolved(True)
+    assert "T = 80" in full.title and "S(80)" in full.ylabel and "50 replicates" in full.description
+    assert "T = 60" in quick.title and "S(60)" in quick.ylabel and "8 replicates" in quick.description

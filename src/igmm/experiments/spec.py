@@ -91,15 +91,24 @@ class ExperimentSpec(BaseModel):
         return self
 
     def resolved(self, quick: bool) -> "ExperimentSpec":
-        """This spec with the quick overrides applied when ``quick``."""
-        if not quick:
-            return self
-        update: dict[str, Any] = {"base": self.base | self.quick.base}
-        if self.quick.replicates is not None:
-            update["replicates"] = self.quick.replicates
-        if self.quick.grid is not None:
-            update["grid"] = self.quick.grid
-        return self.model_copy(update=update)
+        """This spec with the quick overrides applied when ``quick``, and its texts saying its real size.
+
+        ``{T}`` and ``{replicates}`` in the title, description and axis labels
+        become the values of this version, so a quick run never claims the
+        full run's size.
+        """
+        spec = self
+        if quick:
+            update: dict[str, Any] = {"base": self.base | self.quick.base}
+            if self.quick.replicates is not None:
+                update["replicates"] = self.quick.replicates
+            if self.quick.grid is not None:
+                update["grid"] = self.quick.grid
+            spec = self.model_copy(update=update)
+        sizes = {"T": spec.base.get("T", "T"), "replicates": spec.replicates}
+        texts = {name: getattr(spec, name).format(**sizes) for name in ("title", "description", "xlabel", "ylabel")
+                 if getattr(spec, name)}
+        return spec.model_copy(update=texts)
 
     def variant_overrides(self) -> list[dict[str, Any]]:
         """Every variant's overrides of ``base``, in the sweep's point order (grid outer, variants inner)."""

@@ -105,9 +105,14 @@ class ExperimentSpec(BaseModel):
             if self.quick.grid is not None:
                 update["grid"] = self.quick.grid
             spec = self.model_copy(update=update)
-        sizes = {"T": spec.base.get("T", "T"), "replicates": spec.replicates}
-        texts = {name: getattr(spec, name).format(**sizes) for name in ("title", "description", "xlabel", "ylabel")
-                 if getattr(spec, name)}
+        sizes = {"{T}": str(spec.base.get("T", "T")), "{replicates}": str(spec.replicates)}
+        texts = {}
+        for name in ("title", "description", "xlabel", "ylabel"):
+            text = getattr(spec, name)
+            for placeholder, value in sizes.items() if text else ():
+                text = text.replace(placeholder, value)
+            if text:
+                texts[name] = text
         return spec.model_copy(update=texts)
 
     def variant_overrides(self) -> list[dict[str, Any]]:

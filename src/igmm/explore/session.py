@@ -25,8 +25,8 @@ MAX_EDGES = 1500
 
 
 def palette(n_labels: int) -> list[str]:
-    """The colour of every ID as ``#rrggbb``: the same map as the figures (:func:`igmm.plots.colours.id_colours`)."""
-    from igmm.plots.colours import id_colours
+    """The colour of every ID as ``#rrggbb``: the same map as the figures (:func:`igmm.plots.style.id_colours`)."""
+    from igmm.plots.style import id_colours
 
     return ["#%02x%02x%02x" % tuple(int(round(255 * c)) for c in rgba[:3]) for rgba in id_colours(n_labels)]
 

@@ -295,9 +295,9 @@
     const info = explorer.info;
     const K = info.n_labels;
     const idTicks = IgmmPlots.niceTicks(0, K - 1, 5).filter((v) => Number.isInteger(v));
-    panels.ids.reset([0, info.n_steps], [-0.5, K - 0.5], { yticks: idTicks });
-    panels.sizes.reset([0, info.n_steps], [0, info.n_agents]);
-    panels.stab.reset([0, info.n_steps], [0, 1]);
+    panels.ids.reset([0, info.n_steps], [-0.5, K - 0.5], { yticks: idTicks, integerX: true });
+    panels.sizes.reset([0, info.n_steps], [0, info.n_agents], { integerX: true });
+    panels.stab.reset([0, info.n_steps], [0, 1], { integerX: true });
     explorer.offsets = jitter(info.n_agents);
     colourKey($("ids-key"), info.palette, "colour: silo (component ID), the same in every panel");
     $("ids-hint").textContent = lines() ? "(one line per agent)" : `(share of the ${info.n_agents} agents holding each ID)`;
@@ -413,8 +413,8 @@
     document.body.classList.toggle("with-llm", Boolean(run));
     if (!run) return;
     $("llm-label").textContent = `${run.label} (p = ${run.p}, k = ${run.k}, ${run.n_agents} agents)`;
-    panels.llmIds.reset([0, run.n_steps], [-0.5, run.n_labels - 0.5]);
-    panels.llmSizes.reset([0, run.n_steps], [0, run.n_agents]);
+    panels.llmIds.reset([0, run.n_steps], [-0.5, run.n_labels - 0.5], { integerX: true });
+    panels.llmSizes.reset([0, run.n_steps], [0, run.n_agents], { integerX: true });
     run.offsets = jitter(run.n_agents);
     for (let t = 0; t <= Math.min(explorer.t, run.n_steps); t++) drawTranscriptStep(t);
   }

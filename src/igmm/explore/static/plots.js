@@ -59,7 +59,8 @@
       ctx.font = "11px system-ui, sans-serif";
       ctx.textAlign = "center";
       ctx.textBaseline = "top";
-      for (const v of niceTicks(xlim[0], xlim[1], 6)) {
+      const xticks = niceTicks(xlim[0], xlim[1], 6).filter((v) => !options.integerX || Number.isInteger(v));
+      for (const v of xticks) {
         ctx.fillText(String(v), this.x(v), this.plot.y0 + 3);
       }
       ctx.textAlign = "right";

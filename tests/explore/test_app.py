@@ -67,6 +67,10 @@ def test_steps_through_the_api_are_replicate_0_of_simulate(client):
     assert runs.splitlines()[1].endswith(str(expected.runs["pattern"][0]))
     steps = client.get(f"/api/tables/{started['session']}/steps.csv").text
     assert len(steps.splitlines()) == 1 + 13  # a header and one row per step
+    table = [line.split(",") for line in client.get(f"/api/tables/{started['session']}/ids.csv").text.splitlines()]
+    assert table[0] == ["t", "agent", "id"] and len(table) == 1 + 13 * 30
+    assert [int(row[2]) for row in table[1:]] == expected.ids[0].ravel().tolist()
+    assert client.get(f"/api/tables/{started['session']}/other.csv").status_code == 404
 
 
 def test_the_yaml_export_is_a_run_configuration(client):
@@ -98,3 +102,30 @@ def test_every_asset_is_served_from_the_package(client):
             assert client.get("/" + name).status_code == 200
     for path in STATIC.iterdir():
         assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", path.read_text()), path.name
+
+
+def test_a_plugins_entries_become_choices_and_its_module_goes_into_the_export(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from igmm.cli import app
+    from igmm.registry import load_plugins
+
+    (tmp_path / "explore_test_plugin.py").write_text(
+        "from igmm.registry import register_modifier\n\n"
+        "@register_modifier('explore-test-calm')\n"
+        "def calm(params, rng, *, strength: float = 0.5):\n"
+        "    return params\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        load_plugins(("explore_test_plugin",))
+        client = TestClient(create_app(plugins=("explore_test_plugin",)))
+        assert "explore-test-calm" in [c["name"] for c in client.get("/api/schema").json()["modifiers"]]
+        text = client.get("/api/config.yaml?T=5&mods=explore-test-calm&mod.explore-test-calm.strength=0.2").text
+        values = yaml.safe_load(text)
+        assert values["plugins"] == ["explore_test_plugin"]
+        assert values["modifiers"] == [{"kind": "explore-test-calm", "strength": 0.2}]
+        (tmp_path / "run.yaml").write_text(text)
+        result = CliRunner().invoke(app, ["run", "--config", str(tmp_path / "run.yaml"), "--out", str(tmp_path / "out")])
+        assert result.exit_code == 0, result.output
+    finally:
+        MODIFIERS.unregister("explore-test-calm")

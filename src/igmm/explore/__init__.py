@@ -11,11 +11,11 @@ every asset served from this package. The model is stepped through
 from __future__ import annotations
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = False) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = False, plugins: tuple[str, ...] = ()) -> None:
     """Serve the explorer until interrupted (see :func:`igmm.explore.app.serve`)."""
     from igmm.explore.app import serve as _serve
 
-    _serve(host=host, port=port, open_browser=open_browser)
+    _serve(host=host, port=port, open_browser=open_browser, plugins=plugins)
 
 
 __all__ = ["serve"]

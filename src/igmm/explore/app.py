@@ -13,7 +13,7 @@ Routes
 ``/api/start?QUERY``        validate a state (:mod:`igmm.explore.state`) and start a run
 ``/api/step?session=ID&count=N&perspective=1&graph=1``  the next frames
 ``/api/config.yaml?QUERY``  the state as a configuration file for ``igmm run --config``
-``/api/tables/ID/steps.csv`` and ``runs.csv``  the run's tables so far
+``/api/tables/ID/steps.csv``, ``runs.csv``, ``ids.csv``  the run's tables so far
 ``/api/transcript?source=PATH[&run=LABEL]``  transcript runs, or one run's IDs
 """
 
@@ -87,13 +87,18 @@ def registry_choices(registry, hidden: tuple[str, ...] = ()) -> list[dict[str, A
 
 
 def schema() -> dict[str, Any]:
-    """What the page builds its controls from: the registries, so a researcher's own entries appear too."""
+    """What the page builds its controls from: the registries, so a researcher's own entries appear too.
+
+    Plugins named by ``$IGMM_PLUGINS`` or the ``igmm.plugins`` entry points are
+    loaded first (``igmm explore --plugin MODULE`` loads others at start).
+    """
     from igmm.config import SimulationConfig
     from igmm.dynamics.protocol import BACKENDS
     from igmm.explore.state import DEFAULTS
     from igmm.llm.transcripts import default_transcripts_dir
-    from igmm.registry import DYNAMICS, INITIAL_OPINIONS, MODIFIERS, NETWORKS, RAG_POLICIES
+    from igmm.registry import DYNAMICS, INITIAL_OPINIONS, MODIFIERS, NETWORKS, RAG_POLICIES, load_plugins
 
+    load_plugins()
     geometries = [g for g in SimulationConfig.model_fields["geometry"].annotation.__args__ if g != "custom"]
     transcripts = default_transcripts_dir()
     return {
@@ -110,22 +115,31 @@ def schema() -> dict[str, Any]:
     }
 
 
-def build(query) -> tuple[Any, Any, list[str]]:
-    """(state, config or None, problems) of a query."""
+def build(query, plugins: tuple[str, ...] = ()) -> tuple[Any, Any, list[str]]:
+    """(state, config or None, problems) of a query; ``plugins`` become the configuration's ``plugins``."""
     from igmm.config import ConfigError, make_config
     from igmm.explore.state import parse_query
 
     state = parse_query(dict(query))
     if state.problems:
         return state, None, state.problems
+    values = state.values | ({"plugins": list(plugins)} if plugins else {})
     try:
-        return state, make_config(state.values), []
+        return state, make_config(values), []
     except ConfigError as error:
         return state, None, error.lines
 
 
-def create_app(sessions: Sessions | None = None):
-    """The Starlette application (``uvicorn`` serves it; tests use Starlette's TestClient)."""
+def create_app(sessions: Sessions | None = None, plugins: tuple[str, ...] = ()):
+    """The Starlette application (``uvicorn`` serves it; tests use Starlette's TestClient).
+
+    Parameters
+    ----------
+    sessions : Sessions, optional
+    plugins : tuple of str
+        Plugin modules loaded at start; written into every exported configuration
+        (``plugins: [...]``) so ``igmm run --config`` finds the same entries.
+    """
     from starlette.applications import Starlette
     from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
     from starlette.routing import Mount, Route
@@ -142,7 +156,7 @@ def create_app(sessions: Sessions | None = None):
     def api_start(request):
         from igmm.explore.session import ExploreSession
 
-        state, config, problems = build(request.query_params)
+        state, config, problems = build(request.query_params, plugins)
         if config is None:
             return JSONResponse({"errors": problems}, status_code=400)
         session = ExploreSession(config, state.seed)
@@ -168,7 +182,7 @@ def create_app(sessions: Sessions | None = None):
 
         from igmm.explore.state import export_config
 
-        state, config, problems = build(request.query_params)
+        state, config, problems = build(request.query_params, plugins)
         if config is None:
             return PlainTextResponse("\n".join(problems), status_code=400)
         text = yaml.safe_dump(export_config(config, state.seed), sort_keys=False)
@@ -179,8 +193,11 @@ def create_app(sessions: Sessions | None = None):
         session = sessions.get(request.path_params["session"])
         if session is None:
             return PlainTextResponse("session: unknown or expired", status_code=404)
+        name = request.path_params["name"]
+        if name not in ("steps", "runs", "ids"):
+            return PlainTextResponse(f"table: {name!r} is not allowed: steps, runs or ids", status_code=404)
         steps, runs = session.tables()
-        table = steps if request.path_params["name"] == "steps" else runs
+        table = {"steps": steps, "runs": runs, "ids": session.ids_table()}[name]
         return Response(table.to_csv(index=False), media_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{request.path_params["name"]}.csv"'})
 
@@ -208,7 +225,8 @@ def create_app(sessions: Sessions | None = None):
     return Starlette(routes=routes)
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = False, announce=print) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = False, announce=print,
+          plugins: tuple[str, ...] = ()) -> None:
     """Serve the explorer until interrupted, announcing its address first.
 
     Parameters
@@ -219,16 +237,28 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = False,
         Port; 0 picks a free one.
     open_browser : bool
         Also open the address in the default browser.
+    plugins : tuple of str
+        Plugin modules to load (their dynamics, networks, ... become choices).
+
+    Raises
+    ------
+    ValueError
+        When a plugin cannot be imported.
+    OSError
+        When the address cannot be listened on.
     """
     import uvicorn
 
+    from igmm.registry import load_plugins
+
+    load_plugins(tuple(plugins))
     sock, address = listening_socket(host, port)
     announce(f"igmm explore: open {address} (Ctrl-C stops it)")
     if open_browser:
         import webbrowser
 
         webbrowser.open(address)
-    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(plugins=tuple(plugins)), log_level="warning"))
     server.run(sockets=[sock])
 
 

@@ -219,3 +219,11 @@ class ExploreSession:
         series = {"polarized": self.polarized[None, : last + 1]}
         return (steps_table(ids, series, [0]),
                 runs_table(ids, series, replicate_seeds(self.seed, 1), [0]))
+
+    def ids_table(self):
+        """Every agent's ID at every step taken so far: columns t, agent, id (one row each)."""
+        import pandas as pd
+
+        last = max(self.t, 0)
+        steps, agents = np.meshgrid(np.arange(last + 1), np.arange(self.n_agents), indexing="ij")
+        return pd.DataFrame({"t": steps.ravel(), "agent": agents.ravel(), "id": self.ids[: last + 1].ravel()})

@@ -202,6 +202,7 @@
     });
     $("export-steps").href = `api/tables/${body.session}/steps.csv`;
     $("export-runs").href = `api/tables/${body.session}/runs.csv`;
+    $("export-ids").href = `api/tables/${body.session}/ids.csv`;
     $("T-shown").textContent = body.info.n_steps;
     resetPanels();
     await advance(1);
@@ -351,7 +352,8 @@
         groups.add(id, [t - 1, before.get(id) || 0, t, now.get(id) || 0]);
       }
       for (const [colour, coords] of groups.groups) panels.sizes.segments(coords, colour, 1.4, 0.9);
-      panels.stab.segments([t - 1, explorer.stability[t - 1] === null ? 1 : explorer.stability[t - 1], t, explorer.stability[t]], "#1f77b4", 1.3);
+      // Stab(t) exists from t = 1 on, so the line starts there.
+      if (t >= 2) panels.stab.segments([t - 1, explorer.stability[t - 1], t, explorer.stability[t]], "#1f77b4", 1.3);
     }
     drawTranscriptStep(t);
     $("t").textContent = t;

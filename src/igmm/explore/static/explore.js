@@ -377,8 +377,18 @@
       explorer.xyExtent = Math.max(explorer.xyExtent, extent * 1.1);
       const e = explorer.xyExtent;
       panels.xy.reset([-e, e], [-e, e], { equal: true });
-      const colours = info.shown.map((agent) => info.palette[ids[agent]]);
-      panels.xy.dots(frame.xy, colours, info.shown.length > 60 ? 2.5 : 4);
+      // Agents at one point (the same opinion) are drawn once, larger with their number (area ~ count).
+      const groups = new Map();
+      frame.xy.forEach(([x, y], index) => {
+        const key = `${x},${y},${ids[info.shown[index]]}`;
+        const group = groups.get(key) || { point: [x, y], colour: info.palette[ids[info.shown[index]]], count: 0 };
+        group.count += 1;
+        groups.set(key, group);
+      });
+      const base = info.shown.length > 60 ? 2.5 : 4;
+      for (const group of [...groups.values()].sort((a, b) => b.count - a.count)) {
+        panels.xy.dots([group.point], [group.colour], base * Math.sqrt(group.count));
+      }
       panels.xy.text(`t = ${frame.t}`);
     }
     if (frame.edges !== undefined) drawGraph(frame, ids);

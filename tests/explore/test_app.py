@@ -37,7 +37,7 @@ def test_controls_come_from_the_registries_including_a_researchers_own(client):
         schema = client.get("/api/schema").json()
     finally:
         MODIFIERS.unregister("test-explore-nothing")
-    assert schema["dynamics"] == DYNAMICS.names()
+    assert schema["dynamics"] == DYNAMICS.names() == sorted(schema["dynamics_options"])
     assert schema["rag_policy"] == RAG_POLICIES.names()
     assert {c["name"] for c in schema["network"]} == set(NETWORKS.names()) - {"graph"}
     assert {c["name"] for c in schema["initial"]} == set(INITIAL_OPINIONS.names()) - {"given"}

@@ -53,3 +53,8 @@ def test_the_export_runs_in_igmm_run_and_repeats_the_explorers_run(tmp_path):
     assert result.exit_code == 0, result.output
     with np.load(tmp_path / "out" / "ids.npz") as saved:
         np.testing.assert_array_equal(saved["ids"], simulate(config, replicates=1, seed=7).ids)
+
+
+def test_dynamics_options_and_em_iterations_are_read():
+    state = parse_query({"dynamics.window": "5", "em_iterations": "3"})
+    assert state.values["dynamics_options"] == {"window": 5} and state.values["em_iterations"] == 3

@@ -86,6 +86,18 @@ def registry_choices(registry, hidden: tuple[str, ...] = ()) -> list[dict[str, A
     return choices
 
 
+def _dynamics_options(dynamics) -> list[dict[str, Any]]:
+    """The options a dynamics declares (its ``options`` callable's keyword-only parameters), as form fields."""
+    from igmm.registry import keyword_options
+
+    declared = getattr(dynamics, "options", None)
+    if declared is None:
+        return []
+    return [{"name": option, "default": _default_text(parameter), "type": _annotation_text(parameter),
+             "required": parameter.default is inspect.Parameter.empty}
+            for option, parameter in keyword_options(declared).items()]
+
+
 def schema() -> dict[str, Any]:
     """What the page builds its controls from: the registries, so a researcher's own entries appear too.
 
@@ -105,6 +117,7 @@ def schema() -> dict[str, Any]:
         "defaults": DEFAULTS,
         "geometry": geometries,
         "dynamics": DYNAMICS.names(),
+        "dynamics_options": {name: _dynamics_options(DYNAMICS.get(name)) for name in DYNAMICS.names()},
         "rag_policy": RAG_POLICIES.names(),
         "backend": list(BACKENDS),
         # 'graph' needs a Python object, 'given' an array, 'file' a path: not form fields.

@@ -6,6 +6,10 @@ receives cannot drift apart. Keys:
 
 ``n K p k r T sigma delta geometry dynamics rag_policy backend seed``
     The simulation parameters (the names of ``igmm run``'s YAML where they are short).
+``em_iterations``
+    EM iterations per refit.
+``dynamics.OPTION``
+    Options of the chosen dynamics (``dynamics_options``), for a dynamics that declares some.
 ``network`` and ``network.OPTION``
     A static network of :data:`igmm.registry.NETWORKS` and its options (empty: the dynamic k-nearest graph).
 ``initial`` and ``initial.OPTION``
@@ -41,6 +45,7 @@ SCALAR_KEYS: dict[str, str] = {
     "geometry": "geometry",
     "dynamics": "dynamics",
     "rag_policy": "rag_policy",
+    "em_iterations": "em_iterations",
     "backend": "backend",
 }
 #: The explorer's starting point: the paper's headline run (k = n - 1 when not given), shortened to T = 200 steps.
@@ -123,6 +128,9 @@ def parse_query(query: Mapping[str, str]) -> ExploreState:
     for key in ("geometry", "dynamics", "rag_policy", "backend"):
         if key in values:
             values[key] = str(merged[key])
+    dynamics_options = _options(query, "dynamics.")
+    if dynamics_options:
+        values["dynamics_options"] = dynamics_options
     network = merged.get("network", "").strip()
     if network:
         values["network"] = {"kind": network, **_options(query, "network.")}

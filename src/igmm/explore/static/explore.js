@@ -71,6 +71,7 @@
   }
 
   function choice(kind, name) {
+    if (kind === "dynamics") return { name, options: explorer.schema.dynamics_options[name] || [] };
     return explorer.schema[kind].find((c) => c.name === name);
   }
 
@@ -144,6 +145,8 @@
     }
     if (params.has("network")) form.elements.network.value = params.get("network");
     if (params.has("initial")) form.elements.initial.value = params.get("initial");
+    if (params.has("dynamics")) form.elements.dynamics.value = params.get("dynamics");
+    optionFields($("dynamics-options"), "dynamics.", choice("dynamics", form.elements.dynamics.value));
     optionFields($("network-options"), "network.", choice("network", form.elements.network.value));
     optionFields($("initial-options"), "initial.", choice("initial", form.elements.initial.value));
     const mods = (params.get("mods") || "").split(",").filter(Boolean);
@@ -514,7 +517,7 @@
   }
 
   function onControl(event) {
-    if (event.target.name === "network" || event.target.name === "initial") {
+    if (["dynamics", "network", "initial"].includes(event.target.name)) {
       const kind = event.target.name;
       optionFields($(kind + "-options"), kind + ".", choice(kind, event.target.value));
     }

@@ -100,13 +100,13 @@ def wait_for(driver, script: str, timeout: float = WAIT):
 
 def open_page(driver, url: str) -> None:
     driver.get(url)
-    wait_for(driver, "document.body.dataset.ready === '1' && window.explorer.t >= 0 && !explorer.busy")
+    wait_for(driver, "document.body.dataset.ready === '1' && window.explorer.t >= 0")
+    settle(driver)
 
 
 def settle(driver) -> None:
-    """Wait until the page has restarted its run after a control changed (t = 0, nothing in flight)."""
-    time.sleep(0.4)  # longer than the sliders' debounce
-    wait_for(driver, "explorer.t >= 0 && !explorer.busy && explorer.info !== null")
+    """Wait until the page has restarted its run after the controls changed (nothing pending or in flight)."""
+    wait_for(driver, "!explorer.pending && !explorer.starting && !explorer.busy && explorer.t >= 0")
 
 
 def play_to_end(driver) -> None:
@@ -204,6 +204,22 @@ def test_moved_controls_run_the_same_numbers_as_igmm_run(browser, address, tmp_p
     runs = browser.execute_async_script(
         "const done = arguments[0]; fetch(document.getElementById('export-runs').href).then((r) => r.text()).then(done)")
     assert runs.splitlines()[1].endswith(expected.runs["pattern"][0])
+
+
+def test_moving_a_slider_while_playing_restarts_the_run_and_plays_on(browser, address):
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    open_page(browser, f"{address}?T=60&seed=5&k=10")
+    Select(browser.find_element("id", "speed")).select_by_value("60")
+    browser.find_element("id", "play").click()
+    wait_for(browser, "explorer.t >= 10")
+    browser.find_element("css selector", "#form input[name='p']").send_keys(*[Keys.ARROW_RIGHT] * 3)  # 0.40 -> 0.43
+    # The run restarts from t = 0 with the new p and, without pressing play again, plays to T.
+    wait_for(browser, "explorer.done && !explorer.playing && !explorer.busy && !explorer.starting")
+    config = make_config({"p": 0.43, "k": 10, "T": 60})
+    np.testing.assert_array_equal(page_ids(browser), simulate(config, replicates=1, seed=5).ids[0])
+    assert "p=0.43" in browser.current_url
 
 
 def test_a_shared_address_opens_the_same_view(browser, address):

@@ -31,6 +31,10 @@
     lastFrame: null,
     transcript: null,
     generation: 0,
+    queue: Promise.resolve(), // the step requests, one after the other
+    starting: 0, // runs being started (a start replays to its step first)
+    pending: false, // a control changed and the run restarts after the debounce
+    playToken: 0,
     timing: { request: 0, draw: 0 }, // moving averages (ms) of a step request and of drawing its frames
   };
   window.explorer = explorer;
@@ -189,35 +193,53 @@
 
   async function start(targetT) {
     const generation = ++explorer.generation;
-    let body;
+    explorer.starting += 1;
     try {
-      body = await getJSON("api/start?" + stateQuery().toString());
-    } catch (error) {
-      showErrors(error.lines || [String(error)]);
-      explorer.session = null;
-      return false;
+      let body;
+      try {
+        body = await getJSON("api/start?" + stateQuery().toString());
+      } catch (error) {
+        if (generation === explorer.generation) {
+          showErrors(error.lines || [String(error)]);
+          explorer.session = null;
+        }
+        return false;
+      }
+      if (generation !== explorer.generation) return false;
+      showErrors([]);
+      Object.assign(explorer, {
+        session: body.session, info: body.info, done: false, t: -1, ids: [], sizes: [], stability: [], silos: [],
+        verdicts: [], polarized: [], lastFrame: null,
+      });
+      $("export-steps").href = `api/tables/${body.session}/steps.csv`;
+      $("export-runs").href = `api/tables/${body.session}/runs.csv`;
+      $("export-ids").href = `api/tables/${body.session}/ids.csv`;
+      $("T-shown").textContent = body.info.n_steps;
+      resetPanels();
+      await advance(1);
+      while (targetT > explorer.t && !explorer.done && generation === explorer.generation) {
+        await advance(Math.min(REPLAY_CHUNK, targetT - explorer.t), true);
+      }
+      if (generation === explorer.generation) {
+        redrawAll();
+        writeAddress();
+      }
+      return generation === explorer.generation;
+    } finally {
+      explorer.starting -= 1;
     }
-    if (generation !== explorer.generation) return false;
-    showErrors([]);
-    Object.assign(explorer, {
-      session: body.session, info: body.info, done: false, t: -1, ids: [], sizes: [], stability: [], silos: [],
-      verdicts: [], polarized: [], lastFrame: null,
-    });
-    $("export-steps").href = `api/tables/${body.session}/steps.csv`;
-    $("export-runs").href = `api/tables/${body.session}/runs.csv`;
-    $("export-ids").href = `api/tables/${body.session}/ids.csv`;
-    $("T-shown").textContent = body.info.n_steps;
-    resetPanels();
-    await advance(1);
-    while (targetT > explorer.t && !explorer.done && generation === explorer.generation) {
-      await advance(Math.min(REPLAY_CHUNK, targetT - explorer.t), true);
-    }
-    redrawAll();
-    writeAddress();
-    return true;
   }
 
-  async function advance(count, quiet) {
+  // Steps are asked for one request at a time, in order (a queue), so frames can never arrive out of order;
+  // a request queued for a run that has since been replaced is dropped.
+  function advance(count, quiet) {
+    const generation = explorer.generation;
+    const task = explorer.queue.then(() => (generation === explorer.generation ? takeSteps(count, quiet) : undefined));
+    explorer.queue = task.catch(() => {});
+    return task;
+  }
+
+  async function takeSteps(count, quiet) {
     if (!explorer.session || explorer.done) return;
     const generation = explorer.generation;
     explorer.busy = true;
@@ -267,19 +289,24 @@
     explorer.rate = explorer.rateWindow.length > 1 && span > 0 ? (explorer.rateWindow.length - 1) / span : 0;
   }
 
+  // One play loop at a time: a loop whose token is old stops (a restart while playing starts a new one).
   async function play() {
     if (explorer.playing) return;
     explorer.playing = true;
     explorer.rateWindow = [];
-    while (explorer.playing && !explorer.done) {
+    const token = ++explorer.playToken;
+    const current = () => explorer.playing && token === explorer.playToken;
+    while (current() && !explorer.done) {
       const began = performance.now();
-      if (!explorer.busy) await advance(1);
+      if (!explorer.busy && !explorer.starting && !explorer.pending) await advance(1);
       const speed = parseFloat($("speed").value);
       const wait = speed > 0 ? 1000 / speed - (performance.now() - began) : 0;
       await new Promise((resolve) => setTimeout(resolve, Math.max(wait, 0)));
     }
-    explorer.playing = false;
-    writeAddress();
+    if (token === explorer.playToken) {
+      explorer.playing = false;
+      writeAddress();
+    }
   }
 
   // ---- drawing --------------------------------------------------------------------------------
@@ -523,7 +550,11 @@
     }
     syncRanges();
     clearTimeout(debounce);
-    debounce = setTimeout(restart, event.type === "input" ? 250 : 0);
+    explorer.pending = true;
+    debounce = setTimeout(() => {
+      explorer.pending = false;
+      restart();
+    }, event.type === "input" ? 250 : 0);
   }
 
   async function main() {
@@ -544,7 +575,8 @@
       writeAddress();
       if (navigator.clipboard) navigator.clipboard.writeText(location.href).catch(() => {});
     });
-    window.addEventListener("resize", () => { clearTimeout(debounce); debounce = setTimeout(redrawAll, 150); });
+    let resizing = null;
+    window.addEventListener("resize", () => { clearTimeout(resizing); resizing = setTimeout(redrawAll, 150); });
     if (params.get("run")) {
       await loadTranscripts();
       $("transcript-run").value = params.get("run");

@@ -52,7 +52,9 @@ def test_perspective_frames_are_the_aligned_cmds_of_the_metrics():
     from igmm.dynamics import weight_distances
     from igmm.metrics import aligned_cmds
 
-    config = make_config({"T": 8, "p": 0.2, "k": 5})
+    # Dirichlet opinions: no two agents alike at t = 0, so CMDS has distinct eigenvalues (one-hot starts are a
+    # regular simplex, whose axes any rounding may turn).
+    config = make_config({"T": 8, "p": 0.2, "k": 5, "initial": {"kind": "dirichlet", "alpha": 1.0}})
     weights = simulate(config, replicates=1, seed=2, keep_weights=True).weights[0]
     session = ExploreSession(config, seed=2)
     shown = np.stack([np.asarray(session.advance(1)[0]["xy"]) for _ in range(config.n_steps + 1)])

@@ -223,14 +223,15 @@ def test_moving_a_slider_while_playing_restarts_the_run_and_plays_on(browser, ad
 
 
 def test_a_shared_address_opens_the_same_view(browser, address):
-    url = f"{address}?p=0.3&k=6&T=50&seed=4&initial=dirichlet&initial.alpha=0.5&t=25"
+    # k before n, and k above the default n - 1: the page must not clamp k to the default range.
+    url = f"{address}?k=40&n=50&p=0.3&T=50&seed=4&initial=dirichlet&initial.alpha=0.5&t=25"
     open_page(browser, url)
     assert browser.execute_script("return explorer.t") == 25
     values = browser.execute_script(
         "const f = document.getElementById('form').elements; "
-        "return [f.p.value, f.k.value, f.T.value, f.seed.value, f.initial.value, f['initial.alpha'].value]")
-    assert values == ["0.3", "6", "50", "4", "dirichlet", "0.5"]
-    config = make_config({"p": 0.3, "k": 6, "T": 50, "initial": {"kind": "dirichlet", "alpha": 0.5}})
+        "return [f.p.value, f.k.value, f.n.value, f.T.value, f.seed.value, f.initial.value, f['initial.alpha'].value]")
+    assert values == ["0.3", "40", "50", "50", "4", "dirichlet", "0.5"]
+    config = make_config({"n_agents": 50, "p": 0.3, "k": 40, "T": 50, "initial": {"kind": "dirichlet", "alpha": 0.5}})
     np.testing.assert_array_equal(page_ids(browser), simulate(config, replicates=1, seed=4).ids[0, :26])
     browser.find_element("id", "step").click()
     wait_for(browser, "explorer.t === 26 && !explorer.busy")

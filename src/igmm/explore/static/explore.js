@@ -155,6 +155,8 @@
     optionFields($("initial-options"), "initial.", choice("initial", form.elements.initial.value));
     const mods = (params.get("mods") || "").split(",").filter(Boolean);
     for (const check of form.querySelectorAll("input[data-modifier]")) check.checked = mods.includes(check.dataset.modifier);
+    // n first: it sets the k slider's range, which would otherwise clamp a k above the default n - 1.
+    if (params.has("n")) form.elements.n.value = params.get("n");
     syncRanges();
     if (!params.has("k")) form.elements.k.value = String(parseInt(form.elements.n.value, 10) - 1);
     for (const [key, value] of params) {

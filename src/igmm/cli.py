@@ -203,6 +203,8 @@ def _register_subcommands() -> None:
 
     app.command("sweep")(sweep)
     app.command("summarize")(summarize)
+    from igmm.explore.cli import explore_command
+    app.command("explore")(explore_command)
 
 
 _register_subcommands()

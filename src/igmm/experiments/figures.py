@@ -13,9 +13,8 @@ from igmm.plots.summaries import (
     plot_trajectory_grid,
     plot_trajectory_panels,
 )
+from igmm.plots.style import DOUBLE_COLUMN, FORMATS, set_suptitle
 from igmm.plots.trajectories import save_figure
-
-FORMATS = ("png", "pdf")
 
 
 def _label(keys: dict) -> str:
@@ -24,11 +23,7 @@ def _label(keys: dict) -> str:
 
 def _suptitle(fig, spec, note: str = "") -> None:
     """The experiment's title and base parameters, wrapped to the figure's width."""
-    import textwrap
-
-    width = max(40, int(fig.get_figwidth() * 14))
-    text = f"{spec.title} ({_label(spec.base)})" + (f"; {note}" if note else "")
-    fig.suptitle(textwrap.fill(text, width), fontsize=10)
+    set_suptitle(fig, f"{spec.title} ({_label(spec.base)})" + (f"; {note}" if note else ""))
 
 
 def _title(variant) -> str:
@@ -103,7 +98,14 @@ def group_figure(spec, members, out_dir: Path) -> list[Path]:
     """The members' replicate summaries side by side (one panel per member)."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(members), figsize=(4.6 * len(members), 3.6), layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(1, len(members), figsize=(DOUBLE_COLUMN, 3.4), layout="constrained", squeeze=False)
+    keys = {}
     for ax, member in zip(axes[0], members):
         _summary_on(ax, member.spec, member.runs)
+        ax.tick_params(labelsize=7)
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            keys.setdefault(label, handle)
+        ax.get_legend().remove()
+    # One key below the panels (they share their symbols), where it hides no data.
+    fig.legend(keys.values(), keys.keys(), loc="outside lower center", ncol=3, frameon=False, fontsize=7)
     return save_figure(fig, out_dir / "figure", FORMATS)

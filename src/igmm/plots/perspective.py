@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 
 from igmm.dynamics import weight_distances  # noqa: E402
 from igmm.metrics import aligned_cmds  # noqa: E402
+from igmm.plots.style import DOUBLE_COLUMN, id_colourbar, id_colours, set_suptitle  # noqa: E402
 
 
 def perspective_coordinates(weights: np.ndarray, steps: Sequence[int], n_dims: int = 2) -> np.ndarray:
@@ -36,7 +37,7 @@ def perspective_coordinates(weights: np.ndarray, steps: Sequence[int], n_dims: i
 
 
 def plot_perspective(weights: np.ndarray, ids: np.ndarray, steps: Sequence[int], title: str | None = None):
-    """One scatter panel per step: agents in perspective space, coloured by their ID.
+    """One scatter panel per step: agents in perspective space, coloured by their ID (keyed by a colour bar).
 
     Parameters
     ----------
@@ -47,18 +48,18 @@ def plot_perspective(weights: np.ndarray, ids: np.ndarray, steps: Sequence[int],
     """
     coordinates = perspective_coordinates(weights, steps)
     n_labels = weights.shape[-1]
-    colours = plt.cm.viridis(np.linspace(0, 1, n_labels))
+    colours = id_colours(n_labels)
     # Shared axes: a population in consensus collapses to one point instead of being blown up.
-    fig, axes = plt.subplots(1, len(steps), figsize=(2.6 * len(steps), 2.8), layout="constrained", squeeze=False,
-                             sharex=True, sharey=True)
+    fig, axes = plt.subplots(1, len(steps), figsize=(DOUBLE_COLUMN, DOUBLE_COLUMN / len(steps) + 0.9),
+                             layout="constrained", squeeze=False, sharex=True, sharey=True)
     spread = max(float(np.ptp(coordinates)), 1e-9)
     # A small jitter (1% of the overall spread) separates agents sitting at one point.
     jitter = np.random.default_rng(0).normal(0, 0.01 * spread, coordinates.shape[1:])
     for ax, step, xy in zip(axes[0], steps, coordinates):
         ax.scatter(xy[:, 0] + jitter[:, 0], xy[:, 1] + jitter[:, 1], c=colours[ids[step]], s=18, edgecolors="k",
                    linewidths=0.3)
-        ax.set_title(f"t = {step}", fontsize=10)
+        ax.set_title(f"t = {step}", fontsize=9)
         ax.set_xticks([]), ax.set_yticks([])
-    if title:
-        fig.suptitle(title, fontsize=10)
+    id_colourbar(fig, axes[0].tolist(), n_labels)
+    set_suptitle(fig, title)
     return fig

@@ -9,6 +9,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from igmm.plots.style import DOUBLE_COLUMN, SINGLE_COLUMN, set_title  # noqa: E402
+
 #: Colour-bar labels of the usual summary columns.
 VALUE_LABELS = {
     "silos_final_mean": "mean number of silos S(T)",
@@ -57,7 +59,8 @@ def plot_phase(summary: pd.DataFrame, x: str, y: str, value: str, ax=None, title
     """
     table = phase_table(summary, x, y, value)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(max(4.0, 0.22 * table.shape[1] + 2.5), 3.4), layout="constrained")
+        width = SINGLE_COLUMN if table.shape[1] <= 8 else DOUBLE_COLUMN
+        fig, ax = plt.subplots(figsize=(width, 3.0), layout="constrained")
     else:
         fig = ax.figure
     limits = {"vmin": 0.0, "vmax": 1.0} if value.startswith(("p_", "pattern_")) else {}
@@ -67,7 +70,7 @@ def plot_phase(summary: pd.DataFrame, x: str, y: str, value: str, ax=None, title
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     fig.colorbar(image, ax=ax, label=VALUE_LABELS.get(value, value))
-    ax.set_title(title or VALUE_LABELS.get(value, value), fontsize=9)
+    set_title(ax, title or VALUE_LABELS.get(value, value))
     return fig
 
 
@@ -96,7 +99,7 @@ def plot_line(summary: pd.DataFrame, x: str, value: str, level: float = 0.95, ax
     table = summary.groupby(x, sort=True).mean(numeric_only=True).reset_index() if summary[x].duplicated().any() \
         else summary.sort_values(x)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(5.0, 3.4), layout="constrained")
+        fig, ax = plt.subplots(figsize=(SINGLE_COLUMN, 2.8), layout="constrained")
     else:
         fig = ax.figure
     xs = table[x].to_numpy()
@@ -112,6 +115,6 @@ def plot_line(summary: pd.DataFrame, x: str, value: str, level: float = 0.95, ax
                     label="median > T (censored)")
     ax.set_xlabel(x)
     ax.set_ylabel(VALUE_LABELS.get(value, value))
-    ax.legend(frameon=False, fontsize=8)
-    ax.set_title(title or VALUE_LABELS.get(value, value), fontsize=9)
+    ax.legend(frameon=False, fontsize=7)
+    set_title(ax, title or VALUE_LABELS.get(value, value))
     return fig

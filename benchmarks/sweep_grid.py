@@ -23,11 +23,11 @@ import shutil
 import time
 from pathlib import Path
 
-from igmm.sweep.executors import ProcessPoolExecutor
-from igmm.sweep.runner import run_sweep
-from igmm.sweep.spec import load_spec
-from igmm.sweep.store import remove_owned
-from igmm.sweep.summarize import write_summary
+from igmm.pipeline.executors import ProcessPoolExecutor
+from igmm.pipeline.runner import run_sweep
+from igmm.pipeline.spec import load_spec
+from igmm.pipeline.store import remove_owned
+from igmm.pipeline.summarize import write_summary
 
 SPEC = Path(__file__).resolve().parents[1] / "examples" / "sweep-pk.yaml"
 

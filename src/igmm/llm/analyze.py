@@ -190,7 +190,7 @@ def write_run_figures(run: TargetRun, out_dir: str | os.PathLike, n_labels: int,
     from igmm.plots import plot_ids, plot_silo_sizes, plot_stability, save_figure
 
     out_dir = Path(out_dir)
-    ids_figure = plot_ids(run.ids, title=_title(run))
+    ids_figure = plot_ids(run.ids, title=_title(run), n_labels=n_labels)  # same colour per silo as the sizes panel
     none = f"; {unlabeled} = none" if unlabeled is not None else ""
     ids_figure.axes[0].set_ylabel(f"ID (0-{n_labels - 1}{none})")
     written = save_figure(ids_figure, out_dir / "ids", formats)

@@ -278,8 +278,11 @@ def plot_ids_grid(ids_by_cell: dict[tuple[float, int], np.ndarray], title: str):
     return fig
 
 
-def plot_silos_over_time(llm: dict[tuple[float, int], np.ndarray], gmm: dict[tuple[float, int], np.ndarray]):
-    """Mean number of silos S(t) with a +-2 SE band, both systems, one panel per (p, k)."""
+def plot_silos_over_time(llm: dict[tuple[float, int], np.ndarray], gmm: dict[tuple[float, int], np.ndarray],
+                         level: float = 0.95):
+    """Mean number of silos S(t) with a t interval band of the mean (``level``), both systems, one panel per (p, k)."""
+    from scipy import stats as scipy_stats
+
     fig, axes = _grid_axes()
     for row, p in enumerate(GRID_P):
         for column, k in enumerate(GRID_K):
@@ -289,7 +292,8 @@ def plot_silos_over_time(llm: dict[tuple[float, int], np.ndarray], gmm: dict[tup
                     continue
                 silos = n_silos(ids).astype(np.float64)
                 mean = silos.mean(axis=0)
-                band = 2 * silos.std(axis=0, ddof=1) / np.sqrt(len(silos)) if len(silos) > 1 else 0 * mean
+                quantile = scipy_stats.t.ppf(0.5 + level / 2, max(len(silos) - 1, 1))
+                band = quantile * silos.std(axis=0, ddof=1) / np.sqrt(len(silos)) if len(silos) > 1 else 0 * mean
                 ax.plot(mean, color=colour, lw=1.2, label=name)
                 ax.fill_between(np.arange(len(mean)), mean - band, mean + band, color=colour, alpha=0.2, lw=0)
             ax.set_yscale("log")
@@ -297,7 +301,7 @@ def plot_silos_over_time(llm: dict[tuple[float, int], np.ndarray], gmm: dict[tup
             ax.set_xlabel("step t" if row == len(GRID_P) - 1 else "")
             ax.set_ylabel("silos S(t)" if column == 0 else "")
     axes[0, 0].legend(frameon=False, fontsize=8)
-    fig.suptitle("number of silos over time: mean ± 2 SE over replicates")
+    fig.suptitle(f"number of silos over time: mean over replicates with its {level:.0%} interval (band)")
     return fig
 
 
@@ -319,7 +323,9 @@ def plot_summary(summary: pd.DataFrame):
             if cell.empty:
                 continue
             label = f"{system}, T = {horizon}"
-            ax_silos.errorbar(cell["k"], cell["silos_final_mean"], yerr=2 * cell["silos_final_mean_se"].fillna(0),
+            low = (cell["silos_final_mean"] - cell["silos_final_mean_lo"]).fillna(0)
+            high = (cell["silos_final_mean_hi"] - cell["silos_final_mean"]).fillna(0)
+            ax_silos.errorbar(cell["k"], cell["silos_final_mean"], yerr=[low, high],
                               ls=line, marker=marker, color=colour, ms=4, capsize=2, label=label)
             reached = cell["t_star_median_reached"].astype(bool)
             ax_time.plot(cell["k"][reached], cell["t_star_median"][reached], ls=line, marker=marker, color=colour, ms=4)
@@ -328,7 +334,7 @@ def plot_summary(summary: pd.DataFrame):
                          markerfacecolor="none", color=colour)
         ax_silos.set(title=f"p = {p:g}", yscale="log")
         ax_time.set(xlabel="k", xticks=GRID_K)
-    axes[0, 0].set_ylabel("final silos S(T), mean ± 2 SE")
+    axes[0, 0].set_ylabel("final silos S(T), mean with 95% interval")
     axes[1, 0].set_ylabel("median t* (open triangle: > T, censored)")
     axes[0, 0].legend(frameon=False, fontsize=8)
     return fig

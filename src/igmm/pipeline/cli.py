@@ -92,7 +92,7 @@ def summarize(
     x: Optional[str] = typer.Option(None, "--x", help="horizontal axis (default: the first swept axis)"),
     y: Optional[str] = typer.Option(None, "--y", help="vertical heatmap axis (default: the second swept axis; none: line plots)"),
     value: Optional[List[str]] = typer.Option(None, "--value", help="summary column to draw (repeatable)"),
-    fmt: Optional[List[str]] = typer.Option(None, "--format", help="figure format: png, pdf, svg (repeatable; default png)"),
+    fmt: Optional[List[str]] = typer.Option(None, "--format", help="figure format: png, pdf, svg (repeatable; default png and pdf)"),
     level: float = typer.Option(0.95, "--level", min=0.5, max=0.999, help="coverage of every interval (default 0.95)"),
 ) -> None:
     """Per-grid-point statistics (Parquet and CSV) and figures, written as a whole into DIR/summary/."""
@@ -106,7 +106,7 @@ def summarize(
     if bad_formats:
         fail(f"format: {bad_formats[0]!r} is not allowed: choose png, pdf or svg")
     try:
-        summary, written = write_summary(directory, x=x, y=y, values=value or None, formats=tuple(fmt or ("png",)),
+        summary, written = write_summary(directory, x=x, y=y, values=value or None, formats=tuple(fmt or ("png", "pdf")),
                                          level=level)
     except ValueError as err:
         fail(str(err))

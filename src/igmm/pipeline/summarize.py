@@ -77,7 +77,7 @@ def write_summary(
     x: str | None = None,
     y: str | None = None,
     values: list[str] | None = None,
-    formats: tuple[str, ...] = ("png",),
+    formats: tuple[str, ...] = ("png", "pdf"),
     level: float = LEVEL,
 ) -> tuple[pd.DataFrame, list[Path]]:
     """Summarise the sweep in ``out_dir`` into ``out_dir/summary`` (replaced as a whole, atomically).

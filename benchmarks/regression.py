@@ -18,7 +18,7 @@ import numpy as np
 
 from igmm.config import make_config
 from igmm.dynamics import run
-from igmm.simulate import replicate_seeds
+from igmm.api import replicate_seeds
 
 HASH_FILE = Path(__file__).with_name("regression_hashes.json")
 

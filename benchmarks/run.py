@@ -40,7 +40,7 @@ def _engine(values: dict, n_reps: int, n_steps: int, seed: int = 1) -> dict:
     """Wall and CPU seconds of one engine run (initial state included)."""
     from igmm.config import make_config
     from igmm.dynamics import run
-    from igmm.simulate import replicate_seeds
+    from igmm.api import replicate_seeds
 
     params = make_config(values).to_params()
     rngs = [np.random.default_rng(s) for s in replicate_seeds(seed, n_reps)]
@@ -66,7 +66,7 @@ def case_torch() -> dict:
     """Paper defaults, batch of 50: the torch backend (CPU here) against numpy, interleaved."""
     from igmm.backends import run as backend_run
     from igmm.config import make_config
-    from igmm.simulate import replicate_seeds
+    from igmm.api import replicate_seeds
 
     params = make_config(PAPER | {"T": PAPER_STEPS}).to_params()
     best = {}
@@ -89,7 +89,7 @@ def case_numba(k: int = 29) -> dict:
     from igmm.backends.numba_backend import NumbaStepper, ParallelNumbaStepper
     from igmm.config import make_config
     from igmm.dynamics import run as core_run
-    from igmm.simulate import replicate_seeds
+    from igmm.api import replicate_seeds
 
     params = make_config(PAPER | {"k": k, "T": PAPER_STEPS}).to_params()
     compile_s = {}

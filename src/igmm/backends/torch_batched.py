@@ -324,9 +324,15 @@ class TorchBatchedStepper:
         uniforms, normals = self.noise_source()
         partners = self.partners(uniforms)
         time = self.time + 1
-        self.weights_, self.rag, self.dens, self.ages = self._step(
-            self.weights_, self.rag, self.dens, self.ages, uniforms, normals, partners, self.absorb, time,
-            **self.constants)
+        arguments = (self.weights_, self.rag, self.dens, self.ages, uniforms, normals, partners, self.absorb, time)
+        try:
+            self.weights_, self.rag, self.dens, self.ages = self._step(*arguments, **self.constants)
+        except Exception as error:
+            if self._step is paper_step:
+                raise
+            warnings.warn(f"the compiled step failed ({type(error).__name__}: {error}); running eagerly", stacklevel=2)
+            self._step = paper_step
+            self.weights_, self.rag, self.dens, self.ages = paper_step(*arguments, **self.constants)
         self.time, self._nearest = time, None
 
     # -- what the run loop reads ---------------------------------------------------------------------------

@@ -155,7 +155,8 @@ class NumbaStepper:
                 self._nearest = np.empty((self.n_reps, self.n_agents, k), dtype=np.int64)
                 self.nearest_kernel(self.weights_, k, self._nearest)
             else:  # the grouped search over distinct weight vectors (numpy) scales better
-                self._nearest = np.ascontiguousarray(k_nearest(self.weights_, k), dtype=np.int64)
+                self._nearest = np.ascontiguousarray(k_nearest(self.weights_, k, self.params.neighbour_search),
+                                                     dtype=np.int64)
         return self._nearest
 
     def neighbourhoods(self) -> np.ndarray | None:

@@ -138,28 +138,82 @@ DENSE_MAX_AGENTS = 200
 _GRAM_MARGIN = 1e-10
 
 
-def k_nearest(weights: np.ndarray, k: int) -> np.ndarray:
+#: Values of ``ModelParams.neighbour_search``: exact (the default) or approximate (HNSW graph of faiss).
+NEIGHBOUR_SEARCHES = ("exact", "hnsw")
+
+
+def k_nearest(weights: np.ndarray, k: int, search: str = "exact") -> np.ndarray:
     """The k agents nearest to each agent in weight space (exact; ties: lowest index).
 
     Dense :func:`weight_distances` + :func:`nearest_neighbours` for small
     populations; :func:`grouped_nearest_neighbours`, replicate by replicate,
-    above :data:`DENSE_MAX_AGENTS` agents (same result, memory O(n k + u^2)).
+    above :data:`DENSE_MAX_AGENTS` agents (same result, memory O(n k + block)).
 
     Parameters
     ----------
     weights : ndarray of float64, shape (n_reps, n_agents, n_components)
     k : int
+    search : str
+        "exact", or "hnsw": candidates from an approximate nearest-neighbour
+        graph (:func:`hnsw_candidate_pairs`, needs faiss-cpu), never the
+        default; exact below :data:`ANN_MIN_GROUPS` distinct weight vectors.
 
     Returns
     -------
     ndarray of int64, shape (n_reps, n_agents, k)
     """
+    if search not in NEIGHBOUR_SEARCHES:
+        raise ValueError(f"neighbour_search: {search!r} is not allowed: choose one of {', '.join(NEIGHBOUR_SEARCHES)}")
     if weights.shape[1] <= DENSE_MAX_AGENTS:
         return nearest_neighbours(weight_distances(weights), k)
-    return np.stack([grouped_nearest_neighbours(replicate, k) for replicate in weights])
+    candidates = hnsw_candidate_pairs if search == "hnsw" else None
+    return np.stack([grouped_nearest_neighbours(replicate, k, candidates) for replicate in weights])
 
 
-def grouped_nearest_neighbours(weights: np.ndarray, k: int) -> np.ndarray:
+#: Below this many distinct weight vectors the "hnsw" search is exact (the exact search is cheap there).
+ANN_MIN_GROUPS = 4096
+#: HNSW graph parameters (faiss IndexHNSWFlat): links per node, and the candidate lists at build and search.
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 16, 40, 64
+
+
+def hnsw_candidate_pairs(distinct: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate ``size`` nearest groups of every distinct vector, from a faiss HNSW graph.
+
+    The graph is built on one thread (faiss adds vectors in parallel in an
+    order that depends on the threads; one thread makes a seeded run
+    reproducible) and searched on all. Every vector is its own candidate. The
+    distances that rank the candidates are then the exact ones
+    (:func:`grouped_nearest_neighbours`), so the result is exact wherever the
+    graph found the true neighbours; what it misses is the approximation
+    (its recall is measured in docs/performance.md). Exact below
+    :data:`ANN_MIN_GROUPS` distinct vectors.
+    """
+    n_groups, n_components = distinct.shape
+    if n_groups < ANN_MIN_GROUPS:
+        return _candidate_pairs(distinct, size)
+    try:
+        import faiss
+    except ImportError:
+        raise ImportError("neighbour_search 'hnsw' needs faiss: pip install 'interacting-gmm[ann]' (faiss-cpu)") from None
+    data = np.ascontiguousarray(distinct, dtype=np.float32)
+    index = faiss.IndexHNSWFlat(n_components, HNSW_M)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        index.add(data)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    index.hnsw.efSearch = max(HNSW_EF_SEARCH, 2 * size)
+    _, found = index.search(data, size)
+    first = np.concatenate([np.repeat(np.arange(n_groups), size), np.arange(n_groups)])
+    second = np.concatenate([found.reshape(-1).astype(np.int64), np.arange(n_groups)])
+    valid = second >= 0
+    pairs = np.unique(first[valid] * n_groups + second[valid])
+    return np.divmod(pairs, n_groups)
+
+
+def grouped_nearest_neighbours(weights: np.ndarray, k: int, candidate_pairs=None) -> np.ndarray:
     """Exact k nearest agents of one population, computed over its distinct weight vectors.
 
     Agents with bitwise-equal weights (common: with well separated components
@@ -182,12 +236,17 @@ def grouped_nearest_neighbours(weights: np.ndarray, k: int) -> np.ndarray:
     weights : ndarray of float64, shape (n_agents, n_components)
     k : int
         1 <= k <= n_agents - 1.
+    candidate_pairs : callable, optional
+        ``(distinct, size) -> (first, second)``: an approximate prefilter
+        (:func:`hnsw_candidate_pairs`) instead of the exact one.
 
     Returns
     -------
     ndarray of int64, shape (n_agents, k)
     """
     n_agents, n_components = weights.shape
+    if candidate_pairs is not None:
+        return _approximate_grouped(weights, k, candidate_pairs)
     if n_components > SUPPORT_MIN_COMPONENTS:
         # Many components: work on the supports (entries above each agent's floor) only.
         floor, index, value = sparse_rows(weights)
@@ -202,6 +261,29 @@ def grouped_nearest_neighbours(weights: np.ndarray, k: int) -> np.ndarray:
         pair_g, pair_h = _candidate_pairs(distinct, k + 1)
         distance = _pair_distances(distinct, pair_g, pair_h)
         n_groups = len(distinct)
+    return _expand_groups(group, n_groups, pair_g, pair_h, distance, k)
+
+
+def _approximate_grouped(weights: np.ndarray, k: int, candidate_pairs) -> np.ndarray:
+    """:func:`grouped_nearest_neighbours` with approximate candidate groups (exact distances rank them).
+
+    A group whose candidates hold fewer than k + 1 agents (the graph returned
+    too few) falls back to the exact search for the whole population.
+    """
+    distinct, group = np.unique(weights, axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    pair_g, pair_h = candidate_pairs(distinct, k + 1)
+    counts = np.bincount(group, minlength=len(distinct))
+    reachable = np.bincount(pair_g, weights=np.minimum(counts[pair_h], k + 1), minlength=len(distinct))
+    if np.any(reachable < k + 1):
+        return grouped_nearest_neighbours(weights, k)
+    distance = _pair_distances(distinct, pair_g, pair_h)
+    return _expand_groups(group, len(distinct), pair_g, pair_h, distance, k)
+
+
+def _expand_groups(group, n_groups: int, pair_g, pair_h, distance, k: int) -> np.ndarray:
+    """Each agent's k nearest agents from its group's candidate groups and their exact distances."""
+    n_agents = len(group)
     group = group.reshape(-1)
     members = _lowest_members(group, n_groups, k + 1)  # (u, k + 1), -1 pads
     pair_g, pair_h, distance = _first_groups(pair_g, pair_h, distance, members[:, 0], k + 1)
@@ -490,4 +572,4 @@ def communication_neighbourhoods(weights: np.ndarray, params) -> np.ndarray | No
         return params.neighbours[None]
     if params.k >= weights.shape[1] - 1:
         return None
-    return k_nearest(weights, params.k)
+    return k_nearest(weights, params.k, params.neighbour_search)

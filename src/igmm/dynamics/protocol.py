@@ -46,8 +46,55 @@ BACKEND_EXTRAS: dict[str, str] = {
     "torch": "pip install torch==2.13.0 (the CPU build; a GPU machine: the matching CUDA build)",
     "torch-batched": "pip install torch==2.13.0 (the CPU build; a GPU machine: the matching CUDA build)",
 }
-#: Every backend name the configuration accepts.
-BACKENDS: tuple[str, ...] = ("numpy", *BACKEND_MODULES)
+#: Every backend name the configuration accepts ("auto": :func:`resolve_backend`).
+BACKENDS: tuple[str, ...] = ("numpy", *BACKEND_MODULES, "auto")
+#: What "auto" tries, fastest first: backends whose runs are tested equal in distribution to numpy's
+#: (tests/dynamics/test_numba_backend.py, tests/backends/test_torch_batched.py). torch-batched only on a
+#: CUDA device (on a CPU it is slower than numpy); numba serial, because a sweep's process pool already
+#: keeps every core busy.
+AUTO_ORDER: tuple[str, ...] = ("torch-batched", "numba", "numpy")
+
+
+def resolve_backend(dynamics: str, config=None, backend: str = "auto") -> str:
+    """The backend "auto" means here: the first of :data:`AUTO_ORDER` that is installed, implements
+    ``dynamics`` and does not refuse ``config`` (its ``unsupported(config)``); other names are returned as given.
+
+    Parameters
+    ----------
+    dynamics : str
+    config : igmm.config.SimulationConfig, optional
+        Checked against each candidate's ``unsupported`` (full covariances, database policies...).
+    backend : str
+    """
+    if backend != "auto":
+        return backend
+    for candidate in AUTO_ORDER:
+        if candidate == "torch-batched" and not _cuda_available():
+            continue
+        try:
+            factory = stepper_factory(dynamics, candidate)
+        except ValueError:
+            continue
+        unsupported = getattr(factory, "unsupported", None)
+        if config is not None and unsupported is not None and unsupported(config):
+            continue
+        return candidate
+    return "numpy"
+
+
+def _cuda_available() -> bool:
+    """A CUDA device is visible to torch (False without torch; never imports torch when it is not installed)."""
+    import importlib.util
+    import sys
+
+    if "torch" not in sys.modules and importlib.util.find_spec("torch") is None:
+        return False
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:  # a broken install counts as no device
+        return False
 
 
 class Stepper(Protocol):
@@ -165,6 +212,8 @@ def stepper_factory(dynamics: str, backend: str = "numpy") -> StepperFactory:
         backends that have one).
     """
     entry: Dynamics = DYNAMICS.get(dynamics)
+    if backend == "auto":
+        backend = resolve_backend(dynamics)
     if backend not in entry.steppers and backend in BACKEND_MODULES:
         try:
             importlib.import_module(BACKEND_MODULES[backend])

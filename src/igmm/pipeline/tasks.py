@@ -122,6 +122,20 @@ def _runs_of_consecutive(numbers: list[int], chunk: int) -> list[tuple[int, int]
     return pieces
 
 
+#: Backend of a sweep whose configuration names none. ``backend: auto`` in a spec's base picks the fastest
+#: installed backend whose runs are tested equal in distribution to numpy's
+#: (:func:`igmm.dynamics.protocol.resolve_backend`). Not the default yet: numba loads its kernels once per
+#: worker process (~0.5 s from its cache, ~8 s compiling cold), which a sweep of many tiny tasks under a
+#: tight task time limit would not absorb. The sweep's provenance and log say which backend ran.
+SWEEP_BACKEND = "numpy"
+
+
+def sweep_backend(spec: SweepSpec) -> str:
+    """The backend the sweep's tasks run on, as resolved on this machine (its first point's configuration)."""
+    values = next(iter(spec.keyed_points()), (None, {}))[1]
+    return make_config({"backend": SWEEP_BACKEND, **spec.base, **values}).resolved_backend
+
+
 def run_task(task: SweepTask) -> TaskOutput:
     """Simulate one task's replicates as one vectorised batch; no I/O.
 
@@ -130,7 +144,7 @@ def run_task(task: SweepTask) -> TaskOutput:
     TaskOutput
         Rows carry the point key, replicate, seed and spawn key.
     """
-    config = make_config(task.config)
+    config = make_config({"backend": SWEEP_BACKEND, **task.config})
     seeds = point_seeds(task.seed, task.point, task.start, task.n_reps)
     deadline = time.monotonic() + task.timeout if task.timeout else None
     result = simulate_seeds(config, seeds, point=task.point, deadline=deadline)

@@ -55,7 +55,13 @@ BACKENDS: tuple[str, ...] = ("numpy", *BACKEND_MODULES, "auto")
 AUTO_ORDER: tuple[str, ...] = ("torch-batched", "numba", "numpy")
 
 
-def resolve_backend(dynamics: str, config=None, backend: str = "auto") -> str:
+#: Least work (agent-steps per process) for which "auto" considers a compiled or device backend: numba
+#: loads its kernels once per process (~0.5 s from its cache, ~8 s cold) and a CUDA context takes ~1 s,
+#: which is what the numpy engine (~3 us per agent-step) spends on a few hundred thousand agent-steps.
+AUTO_MIN_WORK = 2_000_000
+
+
+def resolve_backend(dynamics: str, config=None, backend: str = "auto", work: float | None = None) -> str:
     """The backend "auto" means here: the first of :data:`AUTO_ORDER` that is installed, implements
     ``dynamics`` and does not refuse ``config`` (its ``unsupported(config)``); other names are returned as given.
 
@@ -65,9 +71,14 @@ def resolve_backend(dynamics: str, config=None, backend: str = "auto") -> str:
     config : igmm.config.SimulationConfig, optional
         Checked against each candidate's ``unsupported`` (full covariances, database policies...).
     backend : str
+    work : float, optional
+        Agent-steps one process will run; below :data:`AUTO_MIN_WORK` "auto" is numpy (start-up costs
+        of the others would exceed their savings).
     """
     if backend != "auto":
         return backend
+    if work is not None and work < AUTO_MIN_WORK:
+        return "numpy"
     for candidate in AUTO_ORDER:
         if candidate == "torch-batched" and not _cuda_available():
             continue

@@ -37,7 +37,9 @@ def test_hnsw_is_exact_below_its_threshold_and_close_above(monkeypatch):
     weights = rng.dirichlet(np.full(30, 0.5), (1, 600))
     exact = partners.k_nearest(weights, 10)
     np.testing.assert_array_equal(partners.k_nearest(weights, 10, "hnsw"), exact)  # 600 < ANN_MIN_GROUPS
-    monkeypatch.setattr(partners, "ANN_MIN_GROUPS", 100)
+    from igmm.backends import ann
+
+    monkeypatch.setattr(ann, "ANN_MIN_GROUPS", 100)
     approximate = partners.k_nearest(weights, 10, "hnsw")
     recall = np.mean([len(np.intersect1d(a, b)) / 10 for a, b in zip(approximate[0], exact[0])])
     assert recall > 0.9, recall  # measured ~0.99 here
@@ -48,6 +50,8 @@ def test_hnsw_is_exact_below_its_threshold_and_close_above(monkeypatch):
 
 def test_hnsw_keeps_duplicates_and_ties_in_groups(monkeypatch):
     pytest.importorskip("faiss")
-    monkeypatch.setattr(partners, "ANN_MIN_GROUPS", 2)
+    from igmm.backends import ann
+
+    monkeypatch.setattr(ann, "ANN_MIN_GROUPS", 2)
     weights = np.repeat(np.eye(4) * (1 - 3e-12) + 1e-12, 60, axis=0)[None]  # 4 opinions, 60 agents each
     np.testing.assert_array_equal(partners.k_nearest(weights, 5, "hnsw"), partners.k_nearest(weights, 5))

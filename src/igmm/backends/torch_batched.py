@@ -231,6 +231,11 @@ class TorchBatchedStepper:
     """
 
     @staticmethod
+    def available() -> bool:
+        """Worth choosing automatically (``backend: auto``): only with a CUDA device (on a CPU numpy is faster)."""
+        return bool(torch.cuda.is_available())
+
+    @staticmethod
     def unsupported(config) -> str | None:
         """Why this backend cannot run ``config`` (checked when the configuration is validated), or None."""
         if config.build_geometry().variances is None:

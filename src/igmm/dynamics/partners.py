@@ -138,8 +138,13 @@ DENSE_MAX_AGENTS = 200
 _GRAM_MARGIN = 1e-10
 
 
-#: Values of ``ModelParams.neighbour_search``: exact (the default) or approximate (HNSW graph of faiss).
+#: Values of ``ModelParams.neighbour_search``: exact (the default) or approximate (an HNSW graph).
 NEIGHBOUR_SEARCHES = ("exact", "hnsw")
+#: Approximate candidate searches: name -> ``(distinct, size) -> (first, second)`` pairs of distinct
+#: vectors, registered by the shell module named in :data:`SEARCH_MODULES` when it is imported (the core
+#: imports no optional library).
+CANDIDATE_SEARCHES: dict = {}
+SEARCH_MODULES = {"hnsw": "igmm.backends.ann"}
 
 
 def k_nearest(weights: np.ndarray, k: int, search: str = "exact") -> np.ndarray:
@@ -155,8 +160,8 @@ def k_nearest(weights: np.ndarray, k: int, search: str = "exact") -> np.ndarray:
     k : int
     search : str
         "exact", or "hnsw": candidates from an approximate nearest-neighbour
-        graph (:func:`hnsw_candidate_pairs`, needs faiss-cpu), never the
-        default; exact below :data:`ANN_MIN_GROUPS` distinct weight vectors.
+        graph (:mod:`igmm.backends.ann`, needs faiss-cpu), never the default;
+        the distances that rank them are exact.
 
     Returns
     -------
@@ -166,51 +171,17 @@ def k_nearest(weights: np.ndarray, k: int, search: str = "exact") -> np.ndarray:
         raise ValueError(f"neighbour_search: {search!r} is not allowed: choose one of {', '.join(NEIGHBOUR_SEARCHES)}")
     if weights.shape[1] <= DENSE_MAX_AGENTS:
         return nearest_neighbours(weight_distances(weights), k)
-    candidates = hnsw_candidate_pairs if search == "hnsw" else None
+    candidates = None if search == "exact" else candidate_search(search)
     return np.stack([grouped_nearest_neighbours(replicate, k, candidates) for replicate in weights])
 
 
-#: Below this many distinct weight vectors the "hnsw" search is exact (the exact search is cheap there).
-ANN_MIN_GROUPS = 4096
-#: HNSW graph parameters (faiss IndexHNSWFlat): links per node, and the candidate lists at build and search.
-HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 16, 40, 64
+def candidate_search(name: str):
+    """The registered approximate candidate search ``name``, importing its shell module the first time."""
+    if name not in CANDIDATE_SEARCHES:
+        import importlib
 
-
-def hnsw_candidate_pairs(distinct: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Approximate ``size`` nearest groups of every distinct vector, from a faiss HNSW graph.
-
-    The graph is built on one thread (faiss adds vectors in parallel in an
-    order that depends on the threads; one thread makes a seeded run
-    reproducible) and searched on all. Every vector is its own candidate. The
-    distances that rank the candidates are then the exact ones
-    (:func:`grouped_nearest_neighbours`), so the result is exact wherever the
-    graph found the true neighbours; what it misses is the approximation
-    (its recall is measured in docs/performance.md). Exact below
-    :data:`ANN_MIN_GROUPS` distinct vectors.
-    """
-    n_groups, n_components = distinct.shape
-    if n_groups < ANN_MIN_GROUPS:
-        return _candidate_pairs(distinct, size)
-    try:
-        import faiss
-    except ImportError:
-        raise ImportError("neighbour_search 'hnsw' needs faiss: pip install 'interacting-gmm[ann]' (faiss-cpu)") from None
-    data = np.ascontiguousarray(distinct, dtype=np.float32)
-    index = faiss.IndexHNSWFlat(n_components, HNSW_M)
-    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        index.add(data)
-    finally:
-        faiss.omp_set_num_threads(threads)
-    index.hnsw.efSearch = max(HNSW_EF_SEARCH, 2 * size)
-    _, found = index.search(data, size)
-    first = np.concatenate([np.repeat(np.arange(n_groups), size), np.arange(n_groups)])
-    second = np.concatenate([found.reshape(-1).astype(np.int64), np.arange(n_groups)])
-    valid = second >= 0
-    pairs = np.unique(first[valid] * n_groups + second[valid])
-    return np.divmod(pairs, n_groups)
+        importlib.import_module(SEARCH_MODULES[name])
+    return CANDIDATE_SEARCHES[name]
 
 
 def grouped_nearest_neighbours(weights: np.ndarray, k: int, candidate_pairs=None) -> np.ndarray:
@@ -238,7 +209,7 @@ def grouped_nearest_neighbours(weights: np.ndarray, k: int, candidate_pairs=None
         1 <= k <= n_agents - 1.
     candidate_pairs : callable, optional
         ``(distinct, size) -> (first, second)``: an approximate prefilter
-        (:func:`hnsw_candidate_pairs`) instead of the exact one.
+        (e.g. ``CANDIDATE_SEARCHES["hnsw"]``) instead of the exact one.
 
     Returns
     -------

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
 
@@ -80,32 +81,20 @@ def resolve_backend(dynamics: str, config=None, backend: str = "auto", work: flo
     if work is not None and work < AUTO_MIN_WORK:
         return "numpy"
     for candidate in AUTO_ORDER:
-        if candidate == "torch-batched" and not _cuda_available():
-            continue
+        if candidate in ("torch", "torch-batched") and importlib.util.find_spec("torch") is None:
+            continue  # not installed: skip without importing anything
         try:
             factory = stepper_factory(dynamics, candidate)
         except ValueError:
+            continue
+        available = getattr(factory, "available", None)  # e.g. "a CUDA device is there"
+        if available is not None and not available():
             continue
         unsupported = getattr(factory, "unsupported", None)
         if config is not None and unsupported is not None and unsupported(config):
             continue
         return candidate
     return "numpy"
-
-
-def _cuda_available() -> bool:
-    """A CUDA device is visible to torch (False without torch; never imports torch when it is not installed)."""
-    import importlib.util
-    import sys
-
-    if "torch" not in sys.modules and importlib.util.find_spec("torch") is None:
-        return False
-    try:
-        import torch
-
-        return bool(torch.cuda.is_available())
-    except Exception:  # a broken install counts as no device
-        return False
 
 
 class Stepper(Protocol):

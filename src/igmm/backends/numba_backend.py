@@ -42,6 +42,8 @@ from igmm.dynamics.state import HostNoise, ModelParams, PopulationState
 _POLICIES = {"farthest": 0, "oldest": 1, "random": 2}
 #: Partner modes of the kernel.
 _COMPLETE, _NEAREST, _LISTS = 0, 1, 2
+#: numba-parallel with fewer replicates than cores spreads each replicate's agents over the cores from this size.
+_AGENTS_PARALLEL_MIN = 20_000
 
 
 def _numba():
@@ -60,6 +62,13 @@ def _kernels(parallel: bool):
     if parallel:
         return kernels.step_batch_parallel, kernels.k_nearest_parallel
     return kernels.step_batch, kernels.k_nearest
+
+
+def _agents_kernel():
+    """The step with each replicate's agents spread over the cores (few, large replicates)."""
+    from igmm.backends import _numba_kernels as kernels
+
+    return kernels.step_agents_parallel
 
 
 @register_dynamics("paper", backend="numba")
@@ -98,6 +107,8 @@ class NumbaStepper:
         state = state if state is not None else initial_state(params, rngs)
         self.params = params
         self.kernel, self.nearest_kernel = _kernels(self.parallel)
+        if self.parallel and state.n_reps < _numba().get_num_threads() and state.n_agents >= _AGENTS_PARALLEL_MIN:
+            self.kernel = _agents_kernel()  # fewer replicates than cores: spread each one's agents instead
         self.noise = HostNoise(rngs, state.n_agents, normal_shape=(2, geometry.n_dims))
         self.weights_ = np.ascontiguousarray(state.weights, dtype=np.float64).copy()
         self.rag = np.ascontiguousarray(state.rag, dtype=np.float64).copy()

@@ -279,11 +279,12 @@ def cases(quick: bool, full: bool) -> dict[str, tuple]:
                                         10 if quick else 100, "numba"),
         "scale2_ann_recall_n10000": (case_ann_recall, 10000, 2 if quick else 6),
         "scale2_hnsw_n100000": (case_target, {"n_agents": 100000, "k": 10, "neighbour_search": "hnsw",
-                                              **HETEROGENEOUS}, 1, 100, 100 if full else 10, "numba"),
+                                              **HETEROGENEOUS}, 1, 100, 100 if full else 10, "numba-parallel"),
         "scale2_exact_n100000": (case_target, {"n_agents": 100000, "k": 10, **HETEROGENEOUS}, 1, 100,
-                                 100 if full else 10, "numba"),
+                                 100 if full else 10, "numba-parallel"),
         "scale3_small_world_n1000000": (case_target, {"n_agents": 1000000, **HETEROGENEOUS, "network": {
-            "kind": "watts-strogatz", "degree": 10, "rewire": 0.1, "seed": 1}}, 1, 100, 100 if full else 10, "numba"),
+            "kind": "watts-strogatz", "degree": 10, "rewire": 0.1, "seed": 1}}, 1, 100, 100 if full else 10,
+                                        "numba-parallel"),
     }
 
 

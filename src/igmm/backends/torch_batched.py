@@ -145,8 +145,9 @@ def paper_step(weights, rag, dens, ages, uniforms, normals, partners, absorb, ti
         Each agent's partner within its replicate (itself when it mirrors).
     absorb : (n,) bool or None
         Agents that absorb their answer (None: all).
-    time : int
-        The step's number (ages of the new points).
+    time : int or 0-d int64 tensor
+        The step's number (ages of the new points); a tensor, so that a compiled step is not
+        specialised (and recompiled) for every value.
 
     Returns
     -------
@@ -201,9 +202,15 @@ def pair_distances(weights):
     return squared.sqrt()  # CUDA's double sqrt is IEEE round-to-nearest
 
 
-def k_nearest(weights, k: int, chunk: int = 4096):
-    """The k nearest agents of every agent, ties to the lowest index (a stable sort), (R, n, k) int64."""
+def k_nearest(weights, k: int, chunk: int | None = None):
+    """The k nearest agents of every agent, ties to the lowest index (a stable sort), (R, n, k) int64.
+
+    ``chunk`` replicates at a time (memory chunk * n^2 per temporary; default 4,096 on a CPU,
+    65,536 on a GPU, where fewer, larger kernels pay).
+    """
     n_agents = weights.shape[1]
+    if chunk is None:
+        chunk = 4096 if weights.device.type == "cpu" else 65536
     eye = torch.eye(n_agents, dtype=torch.bool, device=weights.device)
     pieces = []
     for begin in range(0, weights.shape[0], chunk):  # bounded memory: chunk * n^2 distances at a time
@@ -329,7 +336,8 @@ class TorchBatchedStepper:
         uniforms, normals = self.noise_source()
         partners = self.partners(uniforms)
         time = self.time + 1
-        arguments = (self.weights_, self.rag, self.dens, self.ages, uniforms, normals, partners, self.absorb, time)
+        stamp = torch.tensor(time, dtype=torch.int64, device=self.device)
+        arguments = (self.weights_, self.rag, self.dens, self.ages, uniforms, normals, partners, self.absorb, stamp)
         try:
             self.weights_, self.rag, self.dens, self.ages = self._step(*arguments, **self.constants)
         except Exception as error:

@@ -350,14 +350,10 @@ def absorb_agents(first, last, weights, rag, dens, lo, hi, ages, start, resp, an
         em(answer_weights, start[i], dens[i], lo[i], hi[i], -1, point_dens, 0, 0, eps, n_em, joint, acc, weights[i])
 
 
-#: Agents per block when one replicate's agents are spread over the cores.
-AGENT_BLOCK = 4096
-
-
 @numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy", fastmath=set(FASTMATH))
 def step_agents_parallel(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest, neighbours, degree, mode, p,
-                         frozen, k, means, variances, std, log_det, eps, n_em, policy, time):
-    """One step of a batch with each replicate's agents spread over the cores, in blocks (for few, large replicates).
+                         frozen, k, means, variances, std, log_det, eps, n_em, policy, time, block):
+    """One step of a batch with each replicate's agents spread over the cores, in blocks of ``block`` agents.
 
     The same three passes as :func:`step_replicate` (prepare, answers, absorb), each over blocks of
     agents in parallel; a pass starts when the one before has finished, so every answer still reads
@@ -366,23 +362,23 @@ def step_agents_parallel(weights, rag, dens, lo, hi, ages, uniforms, normals, ne
     means_t, variances_t = np.ascontiguousarray(means.T), np.ascontiguousarray(variances.T)
     n_agents, n_components = weights.shape[1:]
     rag_size = dens.shape[2]
-    n_blocks = (n_agents + AGENT_BLOCK - 1) // AGENT_BLOCK
+    n_blocks = (n_agents + block - 1) // block
     start = np.empty((n_agents, n_components))
     resp = np.empty((n_agents if n_em == 1 else 0, rag_size, n_components))
     answers = np.empty((n_agents, means.shape[1]))
     for rep in range(weights.shape[0]):
         w, r, de, l, h, a = weights[rep], rag[rep], dens[rep], lo[rep], hi[rep], ages[rep]
-        for block in numba.prange(n_blocks):
-            first = block * AGENT_BLOCK
-            prepare_agents(first, min(first + AGENT_BLOCK, n_agents), w, de, l, h, start, resp, eps, n_em)
-        for block in numba.prange(n_blocks):
-            first = block * AGENT_BLOCK
-            answer_agents(first, min(first + AGENT_BLOCK, n_agents), w, r, de, l, h, a, start, resp, answers,
+        for index in numba.prange(n_blocks):
+            first = index * block
+            prepare_agents(first, min(first + block, n_agents), w, de, l, h, start, resp, eps, n_em)
+        for index in numba.prange(n_blocks):
+            first = index * block
+            answer_agents(first, min(first + block, n_agents), w, r, de, l, h, a, start, resp, answers,
                           uniforms[rep], normals[rep], nearest[rep], neighbours, degree, mode, p, k, means, means_t,
                           variances_t, std, log_det, eps, n_em, policy)
-        for block in numba.prange(n_blocks):
-            first = block * AGENT_BLOCK
-            absorb_agents(first, min(first + AGENT_BLOCK, n_agents), w, r, de, l, h, a, start, resp, answers,
+        for index in numba.prange(n_blocks):
+            first = index * block
+            absorb_agents(first, min(first + block, n_agents), w, r, de, l, h, a, start, resp, answers,
                           uniforms[rep], frozen, means_t, variances_t, log_det, eps, n_em, policy, time)
 
 

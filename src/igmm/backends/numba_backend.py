@@ -64,11 +64,19 @@ def _kernels(parallel: bool):
     return kernels.step_batch, kernels.k_nearest
 
 
+#: Agents per block when numba-parallel spreads one replicate's agents over the cores.
+AGENT_BLOCK = 4096
+
+
 def _agents_kernel():
-    """The step with each replicate's agents spread over the cores (few, large replicates)."""
+    """The step with each replicate's agents spread over the cores, in blocks of :data:`AGENT_BLOCK` (read per call)."""
     from igmm.backends import _numba_kernels as kernels
 
-    return kernels.step_agents_parallel
+    def step_agents(*arguments):
+        kernels.step_agents_parallel(*arguments, AGENT_BLOCK)
+
+    step_agents.blocks_of_agents = True
+    return step_agents
 
 
 @register_dynamics("paper", backend="numba")

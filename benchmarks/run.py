@@ -210,6 +210,7 @@ def case_search(n_agents: int) -> dict:
 def case_ann_recall(n_agents: int, n_reps: int) -> dict:
     """hnsw against exact at a size where both run: recall@10 on all-distinct weights, and S(T), t*,
     polarization of the same seeds run both ways (heterogeneous start, k = 10, T = 100, numba)."""
+    from igmm.api import replicate_seeds
     from igmm.config import make_config
     from igmm.dynamics import partners, run
     from igmm.metrics import consensus_time, n_silos
@@ -241,6 +242,7 @@ def case_ann_recall(n_agents: int, n_reps: int) -> dict:
 
 def case_torch_batched(n_reps: int = 1000) -> dict:
     """Paper defaults, k = 29, a batch of ``n_reps``: torch-batched on this machine's device against numpy."""
+    from igmm.api import replicate_seeds
     from igmm.config import make_config
     from igmm.dynamics import run as core_run
 

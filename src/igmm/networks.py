@@ -49,8 +49,6 @@ def _check_degree(degree: int, n_agents: int) -> None:
 @NETWORKS.register("ring", random=False)
 def ring(n_agents: int, seed: int | None, *, degree: Degree):
     """Ring lattice: each agent linked to its ``degree / 2`` nearest agents on each side."""
-    import networkx as nx
-
     _check_degree(degree, n_agents)
     return small_world_adjacency(n_agents, degree, 0.0, seed)
 

@@ -8,8 +8,6 @@ distribution (mean S(T), mean t*, polarization); (3) the device-side
 polarization flags equal the host's; (4) a batch is reproducible.
 """
 
-import dataclasses
-
 import numpy as np
 import pytest
 

@@ -405,7 +405,7 @@ def plot(results: dict) -> None:
         return
     n, seconds = np.array(rows).T
     fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=110)
-    ax.loglog(n, seconds, "o-", label="engine, K = 30, k = 10")
+    ax.loglog(n, seconds, "o-", label="engine, K = 30, k = 10, Dirichlet start")
     ax.loglog(n, seconds[0] * n / n[0], ":", color="grey", label="slope 1 (linear in n)")
     ax.set_xlabel("agents n")
     ax.set_ylabel("seconds per step (one replicate)")

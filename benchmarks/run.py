@@ -8,8 +8,19 @@ both. Writes ``benchmarks/results.json``, prints a table and draws
 
 Usage: ``python benchmarks/run.py [--quick] [--full] [--case NAME]``.
 ``--quick`` shortens the large runs (T = 10, extrapolated to T = 100 and
-marked so); ``--full`` runs target 3 (n = K = 3000) for all T = 100 steps
-instead of extrapolating from 5.
+marked so); ``--full`` runs target 3 (n = K = 3000) and the n = 10^6 small
+world for all T = 100 steps instead of extrapolating from 5 and 10 (their
+steps cost alike), and extends the search scaling to n = 10^5. The n = 10^5
+dynamic-graph cases always run all 100 steps (their first ~15 steps hold
+nearly all the cost). ``make bench`` takes ~25 minutes on 2 cores, ``--full``
+~35.
+
+Workloads of the scale cases are populations that move: heterogeneous starts
+(``initial: dirichlet, alpha = 0.5``: every agent's weights differ), p = 0,
+K = 30, r = 5. Each reports how many IDs changed per step and when the
+population first became polarized (closed), beside its time and memory.
+Also draws ``docs/figures/scaling_search.png`` (cost of one exact k-nearest
+search on all-distinct weights against n, log-log).
 """
 
 from __future__ import annotations
@@ -29,20 +40,29 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).with_name("results.json")
 FIGURE = ROOT / "docs" / "figures" / "scaling.png"
+SEARCH_FIGURE = ROOT / "docs" / "figures" / "scaling_search.png"
 sys.path.insert(0, str(ROOT / "tests"))  # the plain loop lives with the tests (executable spec)
 
 PAPER = {"n_agents": 30, "rag_size": 5, "p": 0.4}
 PAPER_REPS, PAPER_STEPS = 50, 100
 SCALING_N = [30, 100, 300, 1000, 3000, 10000]
+SEARCH_N = [1000, 3000, 10000, 30000]
+SEARCH_N_FULL = SEARCH_N + [100000]
+#: Heterogeneous start of the scale cases (every agent's weights differ at t = 0).
+HETEROGENEOUS = {"initial": {"kind": "dirichlet", "alpha": 0.5}, "p": 0.0, "n_components": 30}
+#: Arithmetic limit of one agent-step at paper defaults (two one-step EMs on 5 x 30 numbers plus two draws).
+ARITHMETIC_LIMIT_US = 0.25
 
 
-def _engine(values: dict, n_reps: int, n_steps: int, seed: int = 1) -> dict:
-    """Wall and CPU seconds of one engine run (initial state included)."""
+def _engine(values: dict, n_reps: int, n_steps: int, seed: int = 1, backend: str = "numpy") -> dict:
+    """Wall and CPU seconds of one engine run (initial state and network included), and how much it moved."""
     from igmm.config import make_config
     from igmm.dynamics import run
-    from igmm.simulate import replicate_seeds
+    from igmm.api import replicate_seeds
 
+    wall, cpu = time.perf_counter(), time.process_time()
     params = make_config(values).to_params()
+    network_s = time.perf_counter() - wall
     rngs = [np.random.default_rng(s) for s in replicate_seeds(seed, n_reps)]
     first_step = {}
 
@@ -50,11 +70,15 @@ def _engine(values: dict, n_reps: int, n_steps: int, seed: int = 1) -> dict:
         if t == 1:
             first_step["wall"], first_step["cpu"] = time.perf_counter(), time.process_time()
 
-    wall, cpu = time.perf_counter(), time.process_time()
-    trajectory = run(params, rngs, n_steps, on_step=on_step)
+    trajectory = run(params, rngs, n_steps, on_step=on_step, backend=backend)
     end_wall, end_cpu = time.perf_counter(), time.process_time()
+    ids, polarized = trajectory.ids, trajectory.polarized
+    changed = (ids[:, 1:] != ids[:, :-1]).mean(axis=(0, 2)) if n_steps else np.zeros(0)
     result = {"wall_s": end_wall - wall, "cpu_s": end_cpu - cpu, "agent_steps": n_reps * n_steps * params.n_agents,
-              "final_silos": float(np.mean([len(np.unique(row)) for row in trajectory.ids[:, -1]]))}
+              "backend": backend, "network_and_params_s": network_s,
+              "final_silos": float(np.mean([len(np.unique(row)) for row in ids[:, -1]])),
+              "id_changes_per_step": changed.round(5).tolist(),
+              "first_polarized_step": [int(row.argmax()) if row.any() else None for row in polarized]}
     if n_steps > 1:  # initial state + first step, then the steady per-step cost
         result["setup_and_first_step_wall_s"] = first_step["wall"] - wall
         result["later_step_wall_s"] = (end_wall - first_step["wall"]) / (n_steps - 1)
@@ -66,7 +90,7 @@ def case_torch() -> dict:
     """Paper defaults, batch of 50: the torch backend (CPU here) against numpy, interleaved."""
     from igmm.backends import run as backend_run
     from igmm.config import make_config
-    from igmm.simulate import replicate_seeds
+    from igmm.api import replicate_seeds
 
     params = make_config(PAPER | {"T": PAPER_STEPS}).to_params()
     best = {}
@@ -89,7 +113,7 @@ def case_numba(k: int = 29) -> dict:
     from igmm.backends.numba_backend import NumbaStepper, ParallelNumbaStepper
     from igmm.config import make_config
     from igmm.dynamics import run as core_run
-    from igmm.simulate import replicate_seeds
+    from igmm.api import replicate_seeds
 
     params = make_config(PAPER | {"k": k, "T": PAPER_STEPS}).to_params()
     compile_s = {}
@@ -145,14 +169,18 @@ def case_paper(k: int) -> dict:
 
 
 def case_scaling(n_agents: int, n_steps: int) -> dict:
-    """One replicate, K = 30, k = 10, line geometry: seconds per step."""
-    result = _engine({"n_agents": n_agents, "n_components": 30, "k": 10, "p": 0.0}, 1, n_steps)
+    """One replicate, K = 30, k = 10, line geometry, heterogeneous start: seconds per step (steps 2 .. n_steps)."""
+    result = _engine({"n_agents": n_agents, "k": 10, **HETEROGENEOUS}, 1, n_steps)
     return result | {"n_agents": n_agents, "n_steps": n_steps, "wall_s_per_step": result["later_step_wall_s"]}
 
 
-def case_target(values: dict, n_reps: int, n_steps: int, run_steps: int) -> dict:
-    """A scale target: run ``run_steps`` of ``n_steps`` and extrapolate linearly when fewer."""
-    result = _engine(values, n_reps, run_steps)
+def case_target(values: dict, n_reps: int, n_steps: int, run_steps: int, backend: str = "numpy") -> dict:
+    """A scale target: run ``run_steps`` of ``n_steps`` and extrapolate linearly when fewer.
+
+    For heterogeneous starts the first steps are the dearest (every weight vector distinct; they
+    coalesce within ~10-15 steps), so extrapolating from them overestimates.
+    """
+    result = _engine(values, n_reps, run_steps, backend=backend)
     if run_steps < n_steps:  # setup and first step as measured, later steps at their measured rate
         wall = result["setup_and_first_step_wall_s"] + (n_steps - 1) * result["later_step_wall_s"]
         cpu = result["cpu_s"] + (n_steps - run_steps) * result["later_step_cpu_s"]
@@ -162,6 +190,74 @@ def case_target(values: dict, n_reps: int, n_steps: int, run_steps: int) -> dict
         "values": values, "n_reps": n_reps, "n_steps": n_steps, "steps_run": run_steps,
         "extrapolated": run_steps < n_steps, "wall_s_for_all_steps": wall, "cpu_s_for_all_steps": cpu,
     }
+
+
+def case_search(n_agents: int) -> dict:
+    """One exact k-nearest search (k = 10, K = 30) on all-distinct Dirichlet(0.5) weights: the worst case per step."""
+    from igmm.dynamics.partners import k_nearest
+    from igmm.model.em import clip_renormalise
+
+    rng = np.random.default_rng(n_agents)
+    weights = clip_renormalise(rng.dirichlet(np.full(30, 0.5), n_agents), 1e-12, axis=1)[None]
+    best = np.inf
+    for _ in range(3 if n_agents <= 30000 else 1):
+        wall = time.perf_counter()
+        k_nearest(weights, 10)
+        best = min(best, time.perf_counter() - wall)
+    return {"n_agents": n_agents, "search_s": best}
+
+
+def case_ann_recall(n_agents: int, n_reps: int) -> dict:
+    """hnsw against exact at a size where both run: recall@10 on all-distinct weights, and S(T), t*,
+    polarization of the same seeds run both ways (heterogeneous start, k = 10, T = 100, numba)."""
+    from igmm.api import replicate_seeds
+    from igmm.config import make_config
+    from igmm.dynamics import partners, run
+    from igmm.metrics import consensus_time, n_silos
+    from igmm.model.em import clip_renormalise
+
+    rng = np.random.default_rng(0)
+    weights = clip_renormalise(rng.dirichlet(np.full(30, 0.5), n_agents), 1e-12, axis=1)[None]
+    searched = {}
+    for search in ("exact", "hnsw"):
+        wall = time.perf_counter()
+        searched[search] = partners.k_nearest(weights, 10, search)[0]
+        searched[search + "_s"] = time.perf_counter() - wall
+    recall = float(np.mean([len(np.intersect1d(a, b)) / 10 for a, b in zip(searched["hnsw"], searched["exact"])]))
+    result = {"n_agents": n_agents, "n_reps": n_reps, "recall_at_10": recall,
+              "search_s": {"exact": searched["exact_s"], "hnsw": searched["hnsw_s"]}}
+    for search in ("exact", "hnsw"):
+        config = make_config({"n_agents": n_agents, "k": 10, "neighbour_search": search, **HETEROGENEOUS})
+        rngs = [np.random.default_rng(s) for s in replicate_seeds(7, n_reps)]
+        wall = time.perf_counter()
+        trajectory = run(config.to_params(), rngs, 100, backend="numba")
+        polarized = trajectory.polarized
+        result[search] = {"wall_s": time.perf_counter() - wall,
+                          "S_T": n_silos(trajectory.ids[:, -1]).tolist(),
+                          "t_star": consensus_time(trajectory.ids).t_star.tolist(),
+                          "polarized_at_T": polarized[:, -1].tolist(),
+                          "first_polarized_step": [int(r.argmax()) if r.any() else None for r in polarized]}
+    return result
+
+
+def case_torch_batched(n_reps: int = 1000) -> dict:
+    """Paper defaults, k = 29, a batch of ``n_reps``: torch-batched on this machine's device against numpy."""
+    from igmm.api import replicate_seeds
+    from igmm.config import make_config
+    from igmm.dynamics import run as core_run
+
+    params = make_config(PAPER | {"T": 20}).to_params()
+    best = {}
+    for repeat in range(2):
+        for backend in ("numpy", "torch-batched"):
+            rngs = [np.random.default_rng(s) for s in replicate_seeds(repeat + 1, n_reps)]
+            wall = time.perf_counter()
+            core_run(params, rngs, 20, backend=backend)
+            best[backend] = max(best.get(backend, 0.0), n_reps * 20 * 30 / (time.perf_counter() - wall))
+    import torch
+
+    return {"device": "cuda" if torch.cuda.is_available() else "cpu", "n_reps": n_reps,
+            "agent_steps_per_s": best, "batched_over_numpy": best["torch-batched"] / best["numpy"]}
 
 
 def cases(quick: bool, full: bool) -> dict[str, tuple]:
@@ -178,6 +274,23 @@ def cases(quick: bool, full: bool) -> dict[str, tuple]:
         "target3_n3000_K3000": (case_target, {"n_agents": 3000, "k": 10, "p": 0.0}, 1, 100, 100 if full else 5),
         "target4_simplex": (case_target, {"geometry": "simplex", "n_agents": 30, "sigma": 1.0, "delta": 4.0,
                                           "p": 0.0, "k": 29}, 50, 400, 400),
+        "torch_batched": (case_torch_batched,),
+        # Issue "scale for real": populations that move (heterogeneous start).
+        **{f"search_n{n}": (case_search, n) for n in (SEARCH_N_FULL if full else SEARCH_N)},
+        "scale1_dynamic_n10000": (case_target, {"n_agents": 10000, "k": 10, **HETEROGENEOUS}, 1, 100,
+                                  10 if quick else 100),
+        "scale1_dynamic_n10000_numba": (case_target, {"n_agents": 10000, "k": 10, **HETEROGENEOUS}, 1, 100,
+                                        10 if quick else 100, "numba"),
+        "scale2_ann_recall_n10000": (case_ann_recall, 10000, 2 if quick else 6),
+        "scale2_hnsw_n100000": (case_target, {"n_agents": 100000, "k": 10, "neighbour_search": "hnsw",
+                                              **HETEROGENEOUS}, 1, 100, 100, "numba-parallel"),
+        # All 100 steps even without --full: on the dynamic graph the first ~15 steps hold nearly all the
+        # cost (every weight vector distinct), so extrapolating from them would overstate the run tenfold.
+        "scale2_exact_n100000": (case_target, {"n_agents": 100000, "k": 10, **HETEROGENEOUS}, 1, 100, 100,
+                                 "numba-parallel"),
+        "scale3_small_world_n1000000": (case_target, {"n_agents": 1000000, **HETEROGENEOUS, "network": {
+            "kind": "watts-strogatz", "degree": 10, "rewire": 0.1, "seed": 1}}, 1, 100, 100 if full else 10,
+                                        "numba-parallel"),
     }
 
 
@@ -198,7 +311,14 @@ TARGETS = {  # name -> (what, limit)
     "target2_n10000_K30": ("wall_s_for_all_steps", 120.0),
     "target3_n3000_K3000": ("wall_s_for_all_steps", 300.0),
     "target4_simplex": ("wall_s_for_all_steps", 60.0),
+    "scale1_dynamic_n10000": ("wall_s_for_all_steps", 120.0),
+    "scale1_dynamic_n10000_numba": ("wall_s_for_all_steps", 120.0),
+    "scale2_hnsw_n100000": ("wall_s_for_all_steps", None),
+    "scale2_exact_n100000": ("wall_s_for_all_steps", None),
+    "scale3_small_world_n1000000": ("wall_s_for_all_steps", 600.0),
 }
+#: Memory limits (GB) of the scale targets.
+MEMORY_LIMITS = {"scale1_dynamic_n10000": 4.0, "scale1_dynamic_n10000_numba": 4.0, "scale3_small_world_n1000000": 8.0}
 
 
 def print_table(results: dict) -> None:
@@ -229,11 +349,45 @@ def print_table(results: dict) -> None:
     for name, r in results["cases"].items():
         if name.startswith("scaling_"):
             print(f"{name:28s} {r['wall_s_per_step']:9.3f} {'':>7s} {r['peak_rss_gb']:8.2f}  s/step, one replicate")
+        elif name.startswith("search_"):
+            print(f"{name:28s} {r['search_s']:9.3f} {'':>7s} {r['peak_rss_gb']:8.2f}  one exact k-nearest search, "
+                  f"all weights distinct")
         elif name in TARGETS:
             key, limit = TARGETS[name]
             note = f"extrapolated from {r['steps_run']} steps" if r["extrapolated"] else "full run"
-            verdict = "ok" if r[key] <= limit else "OVER"
-            print(f"{name:28s} {r[key]:9.1f} {limit:7.0f} {r['peak_rss_gb']:8.2f}  {verdict}, {note}")
+            memory = MEMORY_LIMITS.get(name)
+            verdict = "ok" if (limit is None or r[key] <= limit) and (memory is None or r["peak_rss_gb"] <= memory) \
+                else "OVER"
+            moved = r.get("id_changes_per_step")
+            if moved:
+                note += (f", {r.get('backend', 'numpy')}; IDs changed per step: {moved[0]:.3f} at t=1, "
+                         f"{np.mean(moved[-5:]):.3f} last 5; first polarized {r['first_polarized_step']}")
+            shown = f"{limit:7.0f}" if limit else f"{'-':>7s}"
+            print(f"{name:28s} {r[key]:9.1f} {shown} {r['peak_rss_gb']:8.2f}  {verdict}, {note}")
+    for case_name in ("numba_backend", "numba_backend_k10", "paper_complete", "paper_k10"):
+        r = results["cases"].get(case_name)
+        if not r:
+            continue
+        if "agent_steps_per_s" in r:
+            rate = r["agent_steps_per_s"]["numba"]["cpu_s"]
+            label = "numba, one core (CPU time)"
+        else:
+            rate = r["cpu_s"]["engine_agent_steps_per_s"]
+            label = "numpy engine (CPU time)"
+        print(f"{case_name:28s} {1e6 / rate:9.2f} us per agent-step, {label}: "
+              f"{1e6 / rate / ARITHMETIC_LIMIT_US:.1f}x the arithmetic limit ({ARITHMETIC_LIMIT_US} us)")
+    recall = results["cases"].get("scale2_ann_recall_n10000")
+    if recall:
+        exact, approx = recall["exact"], recall["hnsw"]
+        print(f"hnsw at n = {recall['n_agents']}: recall@10 {recall['recall_at_10']:.3f}; search "
+              f"{recall['search_s']['hnsw']:.2f} s vs exact {recall['search_s']['exact']:.2f} s; over "
+              f"{recall['n_reps']} runs mean S(T) {np.mean(approx['S_T']):.2f} vs {np.mean(exact['S_T']):.2f}, "
+              f"first polarized {approx['first_polarized_step']} vs {exact['first_polarized_step']}")
+    batched = results["cases"].get("torch_batched")
+    if batched:
+        print(f"torch-batched ({batched['device']}, {batched['n_reps']} replicates): "
+              f"{batched['agent_steps_per_s']['torch-batched']:,.0f} agent-steps/s, "
+              f"{batched['batched_over_numpy']:.2f} x numpy")
 
 
 def plot(results: dict) -> None:
@@ -244,12 +398,14 @@ def plot(results: dict) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    rows = sorted((r["n_agents"], r["wall_s_per_step"]) for n, r in results["cases"].items() if n.startswith("scaling_"))
+    plot_search(results, plt)
+    rows = sorted((r["n_agents"], r["wall_s_per_step"]) for n, r in results["cases"].items()
+                  if n.startswith("scaling_") and "error" not in r)
     if not rows:
         return
     n, seconds = np.array(rows).T
     fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=110)
-    ax.loglog(n, seconds, "o-", label="engine, K = 30, k = 10")
+    ax.loglog(n, seconds, "o-", label="engine, K = 30, k = 10, Dirichlet start")
     ax.loglog(n, seconds[0] * n / n[0], ":", color="grey", label="slope 1 (linear in n)")
     ax.set_xlabel("agents n")
     ax.set_ylabel("seconds per step (one replicate)")
@@ -257,6 +413,24 @@ def plot(results: dict) -> None:
     fig.tight_layout()
     FIGURE.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(FIGURE)
+
+
+def plot_search(results: dict, plt) -> None:
+    """Cost of one exact k-nearest search on all-distinct weights against n (log-log), with slope-2 guide."""
+    rows = sorted((r["n_agents"], r["search_s"]) for n, r in results["cases"].items()
+                  if n.startswith("search_") and "error" not in r)
+    if not rows:
+        return
+    n, seconds = np.array(rows).T
+    fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=110)
+    ax.loglog(n, seconds, "o-", label="exact k-nearest, K = 30, k = 10")
+    ax.loglog(n, seconds[-1] * (n / n[-1]) ** 2, ":", color="grey", label="slope 2 (n^2 K pairs)")
+    ax.set_xlabel("agents n (all weight vectors distinct)")
+    ax.set_ylabel("seconds per search")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    SEARCH_FIGURE.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(SEARCH_FIGURE)
 
 
 def main() -> int:

@@ -113,7 +113,7 @@ def simulate_seeds(
         replicates = [seq.spawn_key[-1] if seq.spawn_key else i for i, seq in enumerate(seeds)]
     root_seed = int(seeds[0].entropy) if seeds else 0
     rngs = [np.random.default_rng(seq) for seq in seeds]
-    trajectory = run(config.to_params(root_seed), rngs, config.n_steps, backend=config.backend,
+    trajectory = run(config.to_params(root_seed), rngs, config.n_steps, backend=config.resolved_backend,
                      measures=config.measures, keep_weights=keep_weights, on_step=on_step, deadline=deadline)
     return SimulationResult(
         config=config,
@@ -191,7 +191,7 @@ def iterate(config: SimulationConfig | dict | None = None, replicates: int = 1, 
     config = _checked(config, replicates, seed)
     seeds = replicate_seeds(int(seed), int(replicates))
     rngs = [np.random.default_rng(seq) for seq in seeds]
-    return iterate_states(config.to_params(int(seed)), rngs, config.n_steps, backend=config.backend)
+    return iterate_states(config.to_params(int(seed)), rngs, config.n_steps, backend=config.resolved_backend)
 
 
 def write_result(result: SimulationResult, out_dir: str | Path, figures: bool = True, example: int = 0,

@@ -71,7 +71,8 @@ def run(
     modifier: Optional[List[str]] = typer.Option(None, "--modifier", help="population modifier, repeatable: 'stubborn:share=0.1', 'per-agent-p:beta=[2,5]'"),
     measure: Optional[List[str]] = typer.Option(None, "--measure", help="extra per-step measure to record, repeatable (e.g. max_sigma)"),
     plugin: Optional[List[str]] = typer.Option(None, "--plugin", help="module of your own dynamics, measures, networks... to import first, repeatable"),
-    backend: Optional[str] = typer.Option(None, "--backend", help="numpy (default) | numba | numba-parallel | torch | torch-batched"),
+    backend: Optional[str] = typer.Option(None, "--backend", help="numpy (default) | numba | numba-parallel | torch | torch-batched | auto (fastest installed, tested equal in distribution)"),
+    neighbour_search: Optional[str] = typer.Option(None, "--neighbour-search", help="dynamic k-nearest graph: exact (default) | hnsw (approximate, needs faiss-cpu)"),
     replicates: Optional[int] = typer.Option(None, "--replicates", help="number of replicates (default 1)"),
     seed: Optional[int] = typer.Option(None, "--seed", help="root seed; replicate i: SeedSequence(seed).spawn(n)[i] (default 0)"),
     out: Path = typer.Option(Path("results/run"), "--out", help="output folder (default results/run)"),
@@ -95,6 +96,7 @@ def run(
             initial=parse_named([initial], "--initial")[0] if initial else None,
             modifiers=parse_named(modifier, "--modifier") or None,
             measures=list(measure) if measure else None, plugins=list(plugin) if plugin else None, backend=backend,
+            neighbour_search=neighbour_search,
         )
         if example is not None:
             _check_pattern(example)
@@ -151,7 +153,7 @@ def _simulate_and_write(resolved, seed: int, n_reps: int, out: Path, overwrite: 
             config = run_config_dict(result.config, seed, n_reps)
             written.append(provenance.write(provenance.record(
                 config, result.config.digest(), seed, started,
-                {"replicates": n_reps, "backend": resolved.backend, "example_replicate": shown}), folder))
+                {"replicates": n_reps, "backend": resolved.resolved_backend, "example_replicate": shown}), folder))
     except OutputError as err:
         fail(str(err), EXIT_OUTPUT)
     _warn_if_closed_at_start(result)

@@ -142,7 +142,10 @@ class SimulationConfig(BaseModel):
                                   description="initial opinions: one-hot | dirichlet | mixture | file")
     modifiers: list[NamedOptions] = Field(default_factory=list, description="population modifiers, e.g. stubborn agents")
     measures: list[str] = Field(default_factory=list, description="extra per-step measures to record")
-    backend: str = Field("numpy", description="numpy | numba | numba-parallel | torch | torch-batched")
+    backend: str = Field("numpy", description="numpy | numba | numba-parallel | torch | torch-batched | auto (the "
+                         "fastest installed backend whose runs are tested equal in distribution)")
+    neighbour_search: Literal["exact", "hnsw"] = Field(
+        "exact", description="dynamic k-nearest graph: exact, or hnsw (approximate, faiss-cpu; large populations)")
 
     @model_validator(mode="before")
     @classmethod
@@ -213,6 +216,13 @@ class SimulationConfig(BaseModel):
         return self.n_components if self.n_components is not None else self.n_agents
 
     @property
+    def resolved_backend(self) -> str:
+        """The backend that runs: ``backend``, or what "auto" picks on this machine (:func:`igmm.dynamics.protocol.resolve_backend`)."""
+        from igmm.dynamics.protocol import resolve_backend
+
+        return resolve_backend(self.dynamics, self, self.backend)
+
+    @property
     def resolved_k(self) -> int:
         return self.k if self.k is not None else self.n_agents - 1
 
@@ -262,6 +272,7 @@ class SimulationConfig(BaseModel):
             neighbours=neighbours,
             initial=_initial_rule(self.initial),
             options=dict(self.dynamics_options),
+            neighbour_search=self.neighbour_search,
         )
         for index, modifier in enumerate(self.modifiers):
             rng = np.random.default_rng(modifier_seed(root_seed, index))
@@ -374,7 +385,12 @@ def _check_backend(config: SimulationConfig) -> None:
     """The backend implements the dynamics (importing it, so a missing extra is named now)."""
     from igmm.dynamics.protocol import stepper_factory
 
-    factory = stepper_factory(config.dynamics, config.backend)
+    if config.neighbour_search == "hnsw":
+        import importlib.util
+
+        if importlib.util.find_spec("faiss") is None:
+            raise ValueError("neighbour_search: 'hnsw' needs faiss: pip install 'interacting-gmm[ann]' (faiss-cpu)")
+    factory = stepper_factory(config.dynamics, config.resolved_backend)
     unsupported = getattr(factory, "unsupported", None)
     if unsupported is not None:
         reason = unsupported(config)

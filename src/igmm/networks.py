@@ -8,7 +8,8 @@ network as ``ModelParams.neighbours``: an int64 array of shape
 order followed by -1 pads. An agent without neighbours can only mirror.
 
 Networks are registered in :data:`igmm.registry.NETWORKS`: a builder
-``(n_agents, seed, **options) -> networkx.Graph`` whose keyword-only
+``(n_agents, seed, **options) -> networkx.Graph`` (or a symmetric scipy
+sparse adjacency matrix, which large networks use) whose keyword-only
 parameters are the options a configuration may set, e.g.
 ``network: {kind: watts-strogatz, degree: 4, rewire: 0.1}``. Random graphs
 take an explicit integer seed; the simulation shell derives it from the
@@ -48,10 +49,8 @@ def _check_degree(degree: int, n_agents: int) -> None:
 @NETWORKS.register("ring", random=False)
 def ring(n_agents: int, seed: int | None, *, degree: Degree):
     """Ring lattice: each agent linked to its ``degree / 2`` nearest agents on each side."""
-    import networkx as nx
-
     _check_degree(degree, n_agents)
-    return nx.watts_strogatz_graph(n_agents, degree, 0.0, seed=seed)
+    return small_world_adjacency(n_agents, degree, 0.0, seed)
 
 
 @NETWORKS.register("erdos-renyi", random=True)
@@ -65,11 +64,85 @@ def erdos_renyi(n_agents: int, seed: int | None, *, edge_prob: Probability):
 
 @NETWORKS.register("watts-strogatz", random=True)
 def watts_strogatz(n_agents: int, seed: int | None, *, degree: Degree, rewire: Probability):
-    """Watts-Strogatz small world: a ring lattice of ``degree`` with each edge rewired with probability ``rewire``."""
-    import networkx as nx
+    """Watts-Strogatz small world: a ring lattice of ``degree`` with each edge rewired with probability ``rewire``.
 
+    The same graph as ``networkx.watts_strogatz_graph(n_agents, degree, rewire, seed=seed)``
+    (:func:`small_world_adjacency`), built without a networkx graph, so a
+    million agents take seconds and a few hundred MB.
+    """
     _check_degree(degree, n_agents)
-    return nx.watts_strogatz_graph(n_agents, degree, rewire, seed=seed)
+    return small_world_adjacency(n_agents, degree, rewire, seed)
+
+
+def small_world_adjacency(n_agents: int, degree: int, rewire: float, seed: int | None):
+    """networkx's Watts-Strogatz graph, draw for draw, as a sparse adjacency matrix.
+
+    The algorithm of ``networkx.watts_strogatz_graph`` (networkx 3.x) with
+    the same random stream (``random.Random(seed)``: one ``random()`` per
+    lattice edge, in the order j = 1 .. degree / 2, then node by node; a
+    rewired edge (u, u + j) goes to ``choice(nodes)``, drawn again while it
+    is u or already a neighbour), so the same seed gives the same graph
+    (tested against networkx). The graph itself is kept implicitly: the ring
+    lattice (i, i + j mod n), the set of lattice edges removed and the set of
+    edges added, instead of a dict of dicts per node (networkx needs about
+    3 KB per agent at degree 10).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of int8, shape (n_agents, n_agents)
+        Symmetric 0/1 adjacency.
+    """
+    import random
+
+    import scipy.sparse as sparse
+
+    rng = random.Random(seed)  # what networkx's py_random_state makes of an integer (or None) seed
+    n, half = n_agents, degree // 2
+    removed: set[int] = set()
+    added: set[int] = set()
+    node_degree = [2 * half] * n
+    nodes = range(n)
+
+    def key(a: int, b: int) -> int:
+        return a * n + b if a < b else b * n + a
+
+    def has_edge(a: int, b: int) -> bool:
+        gap = (b - a) % n
+        on_ring = 0 < min(gap, n - gap) <= half
+        edge = key(a, b)
+        return (on_ring and edge not in removed) or edge in added
+
+    if rewire > 0:
+        draw, choice = rng.random, rng.choice
+        for j in range(1, half + 1):
+            for u in nodes:
+                if draw() < rewire:
+                    v = (u + j) % n
+                    w = choice(nodes)
+                    skipped = False
+                    while w == u or has_edge(u, w):
+                        w = choice(nodes)
+                        if node_degree[u] >= n - 1:
+                            skipped = True  # u is linked to everyone: skip this rewiring
+                            break
+                    if not skipped:
+                        removed.add(key(u, v))
+                        added.add(key(u, w))
+                        node_degree[v] -= 1
+                        node_degree[w] += 1
+    first = np.repeat(np.arange(n, dtype=np.int64), half)
+    second = (first + np.tile(np.arange(1, half + 1), n)) % n
+    keys = np.minimum(first, second) * n + np.maximum(first, second)
+    if removed:
+        keep = ~np.isin(keys, np.fromiter(removed, dtype=np.int64, count=len(removed)))
+        keys = keys[keep]
+    if added:
+        keys = np.concatenate([keys, np.fromiter(added, dtype=np.int64, count=len(added))])
+    low, high = np.divmod(keys, n)
+    rows, cols = np.concatenate([low, high]), np.concatenate([high, low])
+    adjacency = sparse.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n))
+    adjacency.sum_duplicates()
+    return adjacency
 
 
 @NETWORKS.register("sbm", random=True)
@@ -159,7 +232,9 @@ def read_edge_list(path: str, n_agents: int) -> list[tuple[int, int]]:
 
 
 def build_graph(kind: str, options: dict[str, Any], n_agents: int, seed: int | None = None):
-    """The networkx graph of a network configuration on agents 0 .. n_agents - 1, without self-loops.
+    """The graph of a network configuration on agents 0 .. n_agents - 1, without self-loops.
+
+    A networkx graph, or a scipy sparse (CSR) adjacency matrix where the builder gives one.
 
     Parameters
     ----------
@@ -175,8 +250,19 @@ def build_graph(kind: str, options: dict[str, Any], n_agents: int, seed: int | N
     if seed is None and entry.meta.get("random", False):
         raise ValueError(f"network: kind {kind!r} is random and needs a seed")
     graph = entry.value(n_agents, seed, **options)
+    if _is_sparse(graph):
+        graph = graph.tocsr(copy=True)
+        graph.setdiag(0)
+        graph.eliminate_zeros()
+        return graph
     graph.remove_edges_from([(node, node) for node in graph.nodes if graph.has_edge(node, node)])
     return graph
+
+
+def _is_sparse(graph) -> bool:
+    import scipy.sparse as sparse
+
+    return sparse.issparse(graph)
 
 
 def padded_neighbours(graph, n_agents: int) -> np.ndarray:
@@ -200,7 +286,10 @@ def padded_neighbours(graph, n_agents: int) -> np.ndarray:
 
     import networkx as nx
 
-    adjacency = sparse.csr_matrix(nx.to_scipy_sparse_array(graph, nodelist=range(n_agents), format="csr"))
+    if _is_sparse(graph):
+        adjacency = sparse.csr_matrix(graph)
+    else:
+        adjacency = sparse.csr_matrix(nx.to_scipy_sparse_array(graph, nodelist=range(n_agents), format="csr"))
     adjacency.sort_indices()
     degree = np.diff(adjacency.indptr)
     width = max(1, int(degree.max(initial=0)))

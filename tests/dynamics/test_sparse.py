@@ -80,3 +80,46 @@ def test_support_form_keeps_exact_ties_between_one_hot_agents():
         partners.SUPPORT_MIN_COMPONENTS = old
     np.testing.assert_array_equal(nearest[0], [1, 2, 3])  # ties: lowest indices
     np.testing.assert_array_equal(nearest[5], [0, 1, 2])
+
+
+@settings(max_examples=120, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_agents=st.integers(12, 90), n_components=st.integers(1, 12),
+       kind=st.sampled_from(["random", "quantised", "duplicates", "nearly-equal"]), data=st.data())
+def test_blocked_sampled_float32_prefilter_equals_dense(seed, n_agents, n_components, kind, data):
+    """The large-n path (blocks of rows, sampled threshold bound, float32 Gram form) on small populations.
+
+    Thresholds are lowered so that every branch runs at these sizes: blocks of a few
+    rows, the sample bound and the float32 product from 8 groups on.
+    """
+    block, columns = data.draw(st.sampled_from([1, 50, 400])), data.draw(st.integers(1, 12))
+    rng = np.random.default_rng(seed)
+    k = data.draw(st.integers(1, min(n_agents - 1, 12)))
+    weights = rng.dirichlet(np.full(n_components, 0.5), n_agents)
+    if kind == "quantised":  # multiples of 1/5: exact ties between distinct vectors
+        weights = np.round(weights * 5) / 5 + 1e-12
+    elif kind == "duplicates":  # few distinct vectors, each shared by many agents
+        weights = weights[rng.integers(0, 5, n_agents)]
+    elif kind == "nearly-equal":  # distinct vectors closer than the float32 rounding
+        weights = weights[0] + rng.integers(-3, 4, (n_agents, 1)) * 1e-11 * np.eye(n_components)[0]
+    weights = np.abs(weights)
+    expected = nearest_neighbours(weight_distances(weights[None]), k)[0]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(partners, "_BLOCK_ELEMENTS", block)
+        patch.setattr(partners, "_SAMPLE_MIN_GROUPS", 8)
+        patch.setattr(partners, "_SAMPLE_COLUMNS", columns)
+        found = grouped_nearest_neighbours(weights, k)
+    np.testing.assert_array_equal(found, expected)
+
+
+def test_blocked_search_equals_dense_on_a_heterogeneous_population():
+    # 1,500 Dirichlet agents, all distinct, K = 30, k = 10 (the scale target's shape): the float32 sampled
+    # path starts at 4,096 groups, so the threshold is lowered to run it against the dense search.
+    rng = np.random.default_rng(11)
+    weights = rng.dirichlet(np.full(30, 0.5), 1500)
+    expected = nearest_neighbours(weight_distances(weights[None]), 10)[0]
+    old = partners._SAMPLE_MIN_GROUPS
+    partners._SAMPLE_MIN_GROUPS = 1000
+    try:
+        np.testing.assert_array_equal(grouped_nearest_neighbours(weights, 10), expected)
+    finally:
+        partners._SAMPLE_MIN_GROUPS = old

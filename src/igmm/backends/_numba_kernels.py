@@ -244,29 +244,46 @@ def em1_from_responsibilities(resp, lo, hi, swap_slot, swap_resp, swap_lo, swap_
 def step_replicate(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest, neighbours, degree, mode, p, frozen, k,
                    means, means_t, variances_t, std, log_det, eps, n_em, policy, time):
     n_agents, n_components = weights.shape
-    n_dims = means.shape[1]
+    rag_size = dens.shape[1]
     start = np.empty((n_agents, n_components))
-    answers = np.empty((n_agents, n_dims))
+    # One EM iteration (the paper): every stored point's responsibilities under its owner's clipped
+    # weights serve the owner's refit and every answer the owner gives, so compute them once.
+    resp = np.empty((n_agents if n_em == 1 else 0, rag_size, n_components))
+    answers = np.empty((n_agents, means.shape[1]))
+    prepare_agents(0, n_agents, weights, dens, lo, hi, start, resp, eps, n_em)
+    answer_agents(0, n_agents, weights, rag, dens, lo, hi, ages, start, resp, answers, uniforms, normals, nearest,
+                  neighbours, degree, mode, p, k, means, means_t, variances_t, std, log_det, eps, n_em, policy)
+    absorb_agents(0, n_agents, weights, rag, dens, lo, hi, ages, start, resp, answers, uniforms, frozen, means_t,
+                  variances_t, log_det, eps, n_em, policy, time)
+
+
+@_jit
+def prepare_agents(first, last, weights, dens, lo, hi, start, resp, eps, n_em):
+    """Clipped weights of agents ``first:last`` and (one EM iteration) their stored points' responsibilities."""
+    joint = np.empty(weights.shape[1])
+    for i in range(first, last):
+        clip_renormalise(weights[i], eps, start[i])
+    if n_em == 1:
+        for i in range(first, last):
+            for z in range(dens.shape[1]):
+                point_responsibilities(dens[i, z], start[i], lo[i, z], hi[i, z], joint, resp[i, z])
+
+
+@_jit
+def answer_agents(first, last, weights, rag, dens, lo, hi, ages, start, resp, answers, uniforms, normals, nearest,
+                  neighbours, degree, mode, p, k, means, means_t, variances_t, std, log_det, eps, n_em, policy):
+    """Pass 1 for agents ``first:last``: each one's answer, from the state of step t - 1 only (writes ``answers``)."""
+    n_agents, n_components = weights.shape
+    n_dims = means.shape[1]
+    single = n_em == 1
     point = np.empty(n_dims)
     point_dens = np.empty(n_components)
     joint = np.empty(n_components)
     acc = np.empty(n_components)
     answer_weights = np.empty(n_components)
     start_copy = np.empty(n_components)
-    rag_size = dens.shape[1]
-    for i in range(n_agents):
-        clip_renormalise(weights[i], eps, start[i])
-    # One EM iteration (the paper): every stored point's responsibilities under its owner's clipped
-    # weights serve the owner's refit and every answer the owner gives, so compute them once.
-    single = n_em == 1
-    resp = np.empty((n_agents if single else 0, rag_size, n_components))
     point_resp = np.empty(n_components)
-    if single:
-        for i in range(n_agents):
-            for z in range(rag_size):
-                point_responsibilities(dens[i, z], start[i], lo[i, z], hi[i, z], joint, resp[i, z])
-    # Pass 1: every agent's answer, from the state of step t - 1 only.
-    for i in range(n_agents):
+    for i in range(first, last):
         u = uniforms[i]
         if mode == 0:
             draw = min(int(u[1] * (n_agents - 1)), n_agents - 2)
@@ -301,13 +318,25 @@ def step_replicate(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest,
         c = sample_component(answer_weights, u[3], acc)
         for d in range(n_dims):
             answers[i, d] = means[c, d] + std[c, d] * normals[i, 1, d]
-    # Pass 2: each agent absorbs its answer and refits (no one reads its old state any more).
-    for i in range(n_agents):
+
+
+@_jit
+def absorb_agents(first, last, weights, rag, dens, lo, hi, ages, start, resp, answers, uniforms, frozen, means_t,
+                  variances_t, log_det, eps, n_em, policy, time):
+    """Pass 2 for agents ``first:last``: each absorbs its answer and refits (touches only its own state)."""
+    n_components = weights.shape[1]
+    single = n_em == 1
+    point_dens = np.empty(n_components)
+    joint = np.empty(n_components)
+    acc = np.empty(n_components)
+    answer_weights = np.empty(n_components)
+    point_resp = np.empty(n_components)
+    for i in range(first, last):
         if frozen[i]:  # a stubborn agent keeps its database and weights
             continue
         answer = answers[i]
         slot = choose_slot(policy, rag[i], ages[i], answer, uniforms[i, 5])
-        for d in range(n_dims):
+        for d in range(answer.shape[0]):
             rag[i, slot, d] = answer[d]
         lo[i, slot], hi[i, slot] = scaled_densities(answer, means_t, variances_t, log_det, dens[i, slot])
         ages[i, slot] = time
@@ -319,6 +348,38 @@ def step_replicate(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest,
         for c in range(n_components):
             answer_weights[c] = weights[i, c]
         em(answer_weights, start[i], dens[i], lo[i], hi[i], -1, point_dens, 0, 0, eps, n_em, joint, acc, weights[i])
+
+
+@numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy", fastmath=set(FASTMATH))
+def step_agents_parallel(weights, rag, dens, lo, hi, ages, uniforms, normals, nearest, neighbours, degree, mode, p,
+                         frozen, k, means, variances, std, log_det, eps, n_em, policy, time, block):
+    """One step of a batch with each replicate's agents spread over the cores, in blocks of ``block`` agents.
+
+    The same three passes as :func:`step_replicate` (prepare, answers, absorb), each over blocks of
+    agents in parallel; a pass starts when the one before has finished, so every answer still reads
+    the state of step t - 1. Each agent's arithmetic is the serial kernel's: the same bits.
+    """
+    means_t, variances_t = np.ascontiguousarray(means.T), np.ascontiguousarray(variances.T)
+    n_agents, n_components = weights.shape[1:]
+    rag_size = dens.shape[2]
+    n_blocks = (n_agents + block - 1) // block
+    start = np.empty((n_agents, n_components))
+    resp = np.empty((n_agents if n_em == 1 else 0, rag_size, n_components))
+    answers = np.empty((n_agents, means.shape[1]))
+    for rep in range(weights.shape[0]):
+        w, r, de, l, h, a = weights[rep], rag[rep], dens[rep], lo[rep], hi[rep], ages[rep]
+        for index in numba.prange(n_blocks):
+            first = index * block
+            prepare_agents(first, min(first + block, n_agents), w, de, l, h, start, resp, eps, n_em)
+        for index in numba.prange(n_blocks):
+            first = index * block
+            answer_agents(first, min(first + block, n_agents), w, r, de, l, h, a, start, resp, answers,
+                          uniforms[rep], normals[rep], nearest[rep], neighbours, degree, mode, p, k, means, means_t,
+                          variances_t, std, log_det, eps, n_em, policy)
+        for index in numba.prange(n_blocks):
+            first = index * block
+            absorb_agents(first, min(first + block, n_agents), w, r, de, l, h, a, start, resp, answers,
+                          uniforms[rep], frozen, means_t, variances_t, log_det, eps, n_em, policy, time)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH))

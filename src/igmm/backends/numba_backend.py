@@ -44,6 +44,8 @@ from igmm.dynamics.state import HostNoise, ModelParams, PopulationState
 _POLICIES = {"farthest": 0, "oldest": 1, "random": 2}
 #: Partner modes of the kernel.
 _COMPLETE, _NEAREST, _LISTS = 0, 1, 2
+#: numba-parallel with fewer replicates than cores spreads each replicate's agents over the cores from this size.
+_AGENTS_PARALLEL_MIN = 20_000
 
 
 def _numba():
@@ -62,6 +64,21 @@ def _kernels(parallel: bool):
     if parallel:
         return kernels.step_batch_parallel, kernels.k_nearest_parallel
     return kernels.step_batch, kernels.k_nearest
+
+
+#: Agents per block when numba-parallel spreads one replicate's agents over the cores.
+AGENT_BLOCK = 4096
+
+
+def _agents_kernel():
+    """The step with each replicate's agents spread over the cores, in blocks of :data:`AGENT_BLOCK` (read per call)."""
+    from igmm.backends import _numba_kernels as kernels
+
+    def step_agents(*arguments):
+        kernels.step_agents_parallel(*arguments, AGENT_BLOCK)
+
+    step_agents.blocks_of_agents = True
+    return step_agents
 
 
 @register_dynamics("paper", backend="numba")
@@ -92,6 +109,8 @@ class NumbaStepper:
         state = state if state is not None else initial_state(params, rngs)
         self.params = params
         self.kernel, self.nearest_kernel = _kernels(self.parallel)
+        if self.parallel and state.n_reps < _numba().get_num_threads() and state.n_agents >= _AGENTS_PARALLEL_MIN:
+            self.kernel = _agents_kernel()  # fewer replicates than cores: spread each one's agents instead
         self.noise = HostNoise(rngs, state.n_agents, normal_shape=(2, geometry.n_dims))
         self.weights_ = np.ascontiguousarray(state.weights, dtype=np.float64).copy()
         self.rag = np.ascontiguousarray(state.rag, dtype=np.float64).copy()
@@ -149,7 +168,8 @@ class NumbaStepper:
                 self._nearest = np.empty((self.n_reps, self.n_agents, k), dtype=np.int64)
                 self.nearest_kernel(self.weights_, k, self._nearest)
             else:  # the grouped search over distinct weight vectors (numpy) scales better
-                self._nearest = np.ascontiguousarray(k_nearest(self.weights_, k), dtype=np.int64)
+                self._nearest = np.ascontiguousarray(k_nearest(self.weights_, k, self.params.neighbour_search),
+                                                     dtype=np.int64)
         return self._nearest
 
     def neighbourhoods(self) -> np.ndarray | None:

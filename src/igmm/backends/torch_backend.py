@@ -79,7 +79,7 @@ class TorchStepper:
         if params.neighbours is not None or params.k >= self.n_agents - 1:
             return None
         if self._nearest is None:
-            self._nearest = k_nearest(self.weights(), params.k)
+            self._nearest = k_nearest(self.weights(), params.k, params.neighbour_search)
         return self._nearest
 
     def neighbourhoods(self) -> np.ndarray | None:

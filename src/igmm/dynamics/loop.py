@@ -174,22 +174,22 @@ def run(
     view = None
     # row: steps done in this run (a run started from a given state records from its own t = 0 row)
     for row, view in enumerate(iterate(params, rngs, n_steps, backend, state)):
-        current = view.weights()
-        if not np.all(np.isfinite(current)):
+        if not _all_finite(view):
             raise NumericalError(f"the weights hold NaN or infinity at step {view.t}: the parameters are outside "
                                  "what the arithmetic can represent (check sigma, delta, means and covariances)")
         if ids is None:
-            n_reps, n_agents = current.shape[:2]
-            label_type = np.int16 if current.shape[-1] < 2**15 else np.int32
+            shape = view.weights().shape  # (n_reps, n_agents, n_components), read once
+            n_reps, n_agents = shape[:2]
+            label_type = np.int16 if shape[-1] < 2**15 else np.int32
             ids = np.empty((n_reps, n_steps + 1, n_agents), dtype=label_type)
             series = {name: np.empty((n_reps, n_steps + 1), dtype=MEASURES.entry(name).meta.get("dtype", "float64"))
                       for name in names}
-            weights = np.empty((n_reps, n_steps + 1) + current.shape[1:]) if keep_weights else None
+            weights = np.empty((n_reps, n_steps + 1) + shape[1:]) if keep_weights else None
         ids[:, row] = view.ids()
         for name, report in reporters.items():
             series[name][:, row] = report(view)
         if weights is not None:
-            weights[:, row] = current
+            weights[:, row] = view.weights()
         if on_step is not None and row > 0:
             on_step(row)
         if deadline is not None and clock.monotonic() > deadline:
@@ -197,11 +197,24 @@ def run(
     return Trajectory(ids=ids, series=series, weights=weights, final=view.stepper.state())
 
 
+def _all_finite(view: StepView) -> bool:
+    """Every weight is a number; a stepper on a device may reduce this itself (``all_finite()``: one bool back)."""
+    check = getattr(view.stepper, "all_finite", None)
+    return bool(check()) if check is not None else bool(np.all(np.isfinite(view.weights())))
+
+
 @MEASURES.register("polarized", dtype="bool")
 def polarized(view: StepView) -> np.ndarray:
-    """Is each replicate polarized now (two or more silos, every agent's neighbourhood inside its silo)? Shape (n_reps,)."""
+    """Is each replicate polarized now (two or more silos, every agent's neighbourhood inside its silo)? Shape (n_reps,).
+
+    A stepper on a device may compute the flags itself (``polarized()``), so
+    that its neighbourhoods need not come back to the host every step.
+    """
     from igmm.metrics.polarization import is_polarized
 
+    own = getattr(view.stepper, "polarized", None)
+    if own is not None:
+        return own()
     neighbourhoods = view.neighbourhoods()
     if neighbourhoods is None:  # the complete graph: a closed multi-silo state cannot exist
         return np.zeros(view.ids().shape[0], dtype=bool)

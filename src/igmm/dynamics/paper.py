@@ -362,7 +362,7 @@ class PaperStepper:
     def nearest(self) -> np.ndarray | None:
         """The k-nearest table of the current weights (n_reps, n_agents, k), or None when not needed."""
         if self._nearest is None and self._uses_nearest():
-            self._nearest = k_nearest(self.layout.batch_weights(), self.params.k)
+            self._nearest = k_nearest(self.layout.batch_weights(), self.params.k, self.params.neighbour_search)
         return self._nearest
 
     def partners(self, noise: StepNoise) -> np.ndarray:

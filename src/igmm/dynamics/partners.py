@@ -138,28 +138,53 @@ DENSE_MAX_AGENTS = 200
 _GRAM_MARGIN = 1e-10
 
 
-def k_nearest(weights: np.ndarray, k: int) -> np.ndarray:
+#: Values of ``ModelParams.neighbour_search``: exact (the default) or approximate (an HNSW graph).
+NEIGHBOUR_SEARCHES = ("exact", "hnsw")
+#: Approximate candidate searches: name -> ``(distinct, size) -> (first, second)`` pairs of distinct
+#: vectors, registered by the shell module named in :data:`SEARCH_MODULES` when it is imported (the core
+#: imports no optional library).
+CANDIDATE_SEARCHES: dict = {}
+SEARCH_MODULES = {"hnsw": "igmm.backends.ann"}
+
+
+def k_nearest(weights: np.ndarray, k: int, search: str = "exact") -> np.ndarray:
     """The k agents nearest to each agent in weight space (exact; ties: lowest index).
 
     Dense :func:`weight_distances` + :func:`nearest_neighbours` for small
     populations; :func:`grouped_nearest_neighbours`, replicate by replicate,
-    above :data:`DENSE_MAX_AGENTS` agents (same result, memory O(n k + u^2)).
+    above :data:`DENSE_MAX_AGENTS` agents (same result, memory O(n k + block)).
 
     Parameters
     ----------
     weights : ndarray of float64, shape (n_reps, n_agents, n_components)
     k : int
+    search : str
+        "exact", or "hnsw": candidates from an approximate nearest-neighbour
+        graph (:mod:`igmm.backends.ann`, needs faiss-cpu), never the default;
+        the distances that rank them are exact.
 
     Returns
     -------
     ndarray of int64, shape (n_reps, n_agents, k)
     """
+    if search not in NEIGHBOUR_SEARCHES:
+        raise ValueError(f"neighbour_search: {search!r} is not allowed: choose one of {', '.join(NEIGHBOUR_SEARCHES)}")
     if weights.shape[1] <= DENSE_MAX_AGENTS:
         return nearest_neighbours(weight_distances(weights), k)
-    return np.stack([grouped_nearest_neighbours(replicate, k) for replicate in weights])
+    candidates = None if search == "exact" else candidate_search(search)
+    return np.stack([grouped_nearest_neighbours(replicate, k, candidates) for replicate in weights])
 
 
-def grouped_nearest_neighbours(weights: np.ndarray, k: int) -> np.ndarray:
+def candidate_search(name: str):
+    """The registered approximate candidate search ``name``, importing its shell module the first time."""
+    if name not in CANDIDATE_SEARCHES:
+        import importlib
+
+        importlib.import_module(SEARCH_MODULES[name])
+    return CANDIDATE_SEARCHES[name]
+
+
+def grouped_nearest_neighbours(weights: np.ndarray, k: int, candidate_pairs=None) -> np.ndarray:
     """Exact k nearest agents of one population, computed over its distinct weight vectors.
 
     Agents with bitwise-equal weights (common: with well separated components
@@ -182,12 +207,17 @@ def grouped_nearest_neighbours(weights: np.ndarray, k: int) -> np.ndarray:
     weights : ndarray of float64, shape (n_agents, n_components)
     k : int
         1 <= k <= n_agents - 1.
+    candidate_pairs : callable, optional
+        ``(distinct, size) -> (first, second)``: an approximate prefilter
+        (e.g. ``CANDIDATE_SEARCHES["hnsw"]``) instead of the exact one.
 
     Returns
     -------
     ndarray of int64, shape (n_agents, k)
     """
     n_agents, n_components = weights.shape
+    if candidate_pairs is not None:
+        return _approximate_grouped(weights, k, candidate_pairs)
     if n_components > SUPPORT_MIN_COMPONENTS:
         # Many components: work on the supports (entries above each agent's floor) only.
         floor, index, value = sparse_rows(weights)
@@ -202,6 +232,29 @@ def grouped_nearest_neighbours(weights: np.ndarray, k: int) -> np.ndarray:
         pair_g, pair_h = _candidate_pairs(distinct, k + 1)
         distance = _pair_distances(distinct, pair_g, pair_h)
         n_groups = len(distinct)
+    return _expand_groups(group, n_groups, pair_g, pair_h, distance, k)
+
+
+def _approximate_grouped(weights: np.ndarray, k: int, candidate_pairs) -> np.ndarray:
+    """:func:`grouped_nearest_neighbours` with approximate candidate groups (exact distances rank them).
+
+    A group whose candidates hold fewer than k + 1 agents (the graph returned
+    too few) falls back to the exact search for the whole population.
+    """
+    distinct, group = np.unique(weights, axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    pair_g, pair_h = candidate_pairs(distinct, k + 1)
+    counts = np.bincount(group, minlength=len(distinct))
+    reachable = np.bincount(pair_g, weights=np.minimum(counts[pair_h], k + 1), minlength=len(distinct))
+    if np.any(reachable < k + 1):
+        return grouped_nearest_neighbours(weights, k)
+    distance = _pair_distances(distinct, pair_g, pair_h)
+    return _expand_groups(group, len(distinct), pair_g, pair_h, distance, k)
+
+
+def _expand_groups(group, n_groups: int, pair_g, pair_h, distance, k: int) -> np.ndarray:
+    """Each agent's k nearest agents from its group's candidate groups and their exact distances."""
+    n_agents = len(group)
     group = group.reshape(-1)
     members = _lowest_members(group, n_groups, k + 1)  # (u, k + 1), -1 pads
     pair_g, pair_h, distance = _first_groups(pair_g, pair_h, distance, members[:, 0], k + 1)
@@ -304,21 +357,27 @@ def _candidate_pairs_sparse(floor, index, value, n_components: int, size: int) -
 
     With s = w - floor on the support, ||a - b||^2 = K (f_a - f_b)^2
     + 2 (f_a - f_b) (sum s_a - sum s_b) + |s_a|^2 + |s_b|^2 - 2 s_a.s_b.
+    Computed a block of rows at a time (:func:`_blocked_within_threshold`).
     """
     from scipy import sparse
 
-    n_groups = len(floor)
     valid = index < n_components
     excess = np.where(valid, value - floor[:, None], 0.0)
     matrix = sparse.csr_matrix((excess[valid], index[valid], np.concatenate(([0], np.cumsum(valid.sum(1))))),
-                               shape=(n_groups, n_components))
-    gram = (matrix @ matrix.T).toarray()
+                               shape=(len(floor), n_components))
+    transposed = matrix.T.tocsc()
     total, squared = excess.sum(axis=1), np.einsum("gw,gw->g", excess, excess)
-    delta = floor[:, None] - floor[None, :]
-    approx = (n_components * delta + 2.0 * (total[:, None] - total[None, :])) * delta
-    approx += squared[:, None] + squared[None, :] - 2.0 * gram
+
+    def block(rows: slice, columns: np.ndarray | None = None) -> np.ndarray:
+        columns = slice(None) if columns is None else columns
+        gram = (matrix[rows] @ transposed[:, columns]).toarray()
+        delta = floor[rows, None] - floor[None, columns]
+        approx = (n_components * delta + 2.0 * (total[rows, None] - total[None, columns])) * delta
+        approx += squared[rows, None] + squared[None, columns] - 2.0 * gram
+        return approx
+
     squared_norm = n_components * floor**2 + 2.0 * floor * total + squared
-    return _within_threshold(approx, squared_norm, size)
+    return _blocked_within_threshold(block, squared_norm, size)
 
 
 def _support_chunk(index_a, value_a, floor_a, index_b, value_b, floor_b, n_components: int) -> np.ndarray:
@@ -373,24 +432,120 @@ def _candidate_pairs(distinct: np.ndarray, size: int) -> tuple[np.ndarray, np.nd
     """Pairs (g, h) of distinct vectors such that h may be among the ``size`` nearest groups of g.
 
     Prefilters with squared distances in Gram form, |a|^2 + |b|^2 - 2 a.b, whose
-    rounding error is below ``_GRAM_MARGIN * (|a|^2 + |b|^2)``: every group whose
-    exact distance ranks within the ``size`` nearest is kept.
+    rounding error is below a margin (:func:`_blocked_within_threshold`): every
+    group whose exact distance ranks within the ``size`` nearest is kept. The
+    row's own |a|^2 is left out (it shifts a whole row, which changes no rank
+    or threshold), so one BLAS product of the augmented vectors [a, 1] and
+    [-2 b, |b|^2] gives |b|^2 - 2 a.b directly, a block of rows at a time.
+    With many groups the product is taken in float32 (half the memory
+    traffic, twice the BLAS speed) under the float32 margin.
     """
     squared_norm = np.einsum("gk,gk->g", distinct, distinct)
-    gram = distinct @ distinct.T
-    approx = squared_norm[:, None] + squared_norm[None, :] - 2.0 * gram
-    return _within_threshold(approx, squared_norm, size)
+    single = len(distinct) >= _SAMPLE_MIN_GROUPS
+    dtype = np.float32 if single else np.float64
+    rows_side = np.concatenate([distinct, np.ones((len(distinct), 1))], axis=1).astype(dtype)
+    columns_side = np.ascontiguousarray(np.concatenate([-2.0 * distinct, squared_norm[:, None]], axis=1).T, dtype=dtype)
+
+    def block(rows: slice, columns: np.ndarray | None = None) -> np.ndarray:
+        return rows_side[rows] @ (columns_side if columns is None else columns_side[:, columns])
+
+    return _blocked_within_threshold(block, squared_norm, size, _GRAM_MARGIN_SINGLE if single else _GRAM_MARGIN)
 
 
-def _within_threshold(approx: np.ndarray, squared_norm: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs whose approximate squared distance is within the ``size``-th smallest of the row plus a margin."""
-    n_groups = len(approx)
-    if n_groups <= size:
-        threshold = np.full(n_groups, np.inf)
-    else:
-        threshold = np.partition(approx, size - 1, axis=1)[:, size - 1]
-    margin = _GRAM_MARGIN * (squared_norm[:, None] + squared_norm.max())
-    return np.nonzero(approx <= threshold[:, None] + 2.0 * margin)
+#: Relative bound on the rounding error of the Gram form when it is computed in float32: for m <= 65
+#: terms (K <= 64 plus the norm) the dot product's error is at most gamma_m = m 2^-24 / (1 - m 2^-24)
+#: ~ 3.9e-6 times sum |a_k c_k| <= |a|^2 + 2|b|^2, plus ~2e-7 from rounding the inputs to float32:
+#: below 8.2e-6 (|a|^2 + max |b|^2). 1e-4 leaves a factor of 12.
+_GRAM_MARGIN_SINGLE = 1e-4
+#: Elements (rows x groups) of one block of approximate squared distances: memory O(block), not O(u^2)
+#: (128 MB in float32; larger blocks re-read the column side less often: 2^21 was 1.7x slower at u = 30,000).
+_BLOCK_ELEMENTS = 2**25
+#: From this many groups on, each row's threshold is first bounded from a sample of the columns.
+_SAMPLE_MIN_GROUPS = 4096
+#: Least columns in that sample (evenly spaced over the groups); it grows as sqrt(32 size u), which balances
+#: the partition of the sample (u s values) against sorting the candidates it lets through (~size u^2 / s).
+_SAMPLE_COLUMNS = 1024
+
+
+def _blocked_within_threshold(block, squared_norm: np.ndarray, size: int,
+                              relative_margin: float = _GRAM_MARGIN) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs whose approximate squared distance is within the ``size``-th smallest of its row plus a margin.
+
+    ``block(rows)`` gives the approximate squared distances of a slice of rows
+    to every group (float64 or float32), up to a constant per row (ranks and
+    thresholds do not change), with rounding error at most
+    ``M = relative_margin * (|a|^2 + max |b|^2)``. If T is a row's ``size``-th
+    smallest approximate value, its ``size``-th smallest exact value is at
+    most T + M, and every group that close has an approximate value at most
+    T + 2 M: the kept pairs (approx <= T + 2 M) contain every group that may
+    rank within the ``size`` nearest (a superset is fine: exact distances decide).
+
+    Rows are taken a block at a time, so memory is O(block) whatever the
+    number of groups u. With many groups, the row's ``size``-th smallest value
+    over a sample of columns bounds T from above (a subset's ``size``-th
+    smallest is never below the whole row's), so only the few entries under
+    that bound are sorted to find T, instead of partitioning every row.
+
+    Returns
+    -------
+    first, second : ndarray of int64, shape (n_pairs,)
+    """
+    n_groups = len(squared_norm)
+    largest = squared_norm.max()
+    rows_per_block = max(1, _BLOCK_ELEMENTS // n_groups)
+    sample = None
+    if n_groups >= _SAMPLE_MIN_GROUPS:  # distinct columns: a column counted twice could push the bound below T
+        n_sample = min(n_groups, max(_SAMPLE_COLUMNS, int(np.sqrt(32.0 * size * n_groups))))
+        sample = np.unique(np.linspace(0, n_groups - 1, n_sample).astype(np.int64))
+        sample = sample if len(sample) >= size else None
+    firsts, seconds = [], []
+    for start in range(0, n_groups, rows_per_block):
+        rows = slice(start, min(start + rows_per_block, n_groups))
+        approx = block(rows)
+        margin = 2.0 * relative_margin * (squared_norm[rows] + largest)
+        if n_groups <= size:
+            flat = np.arange(approx.size)
+        elif sample is None:
+            threshold = np.partition(approx, size - 1, axis=1)[:, size - 1]
+            flat = np.flatnonzero(approx <= _round_up(threshold + margin, approx.dtype)[:, None])
+        else:
+            bound = np.partition(block(rows, sample), size - 1, axis=1)[:, size - 1]
+            flat = np.flatnonzero(approx <= _round_up(bound + margin, approx.dtype)[:, None])
+            row, value = flat // n_groups, approx.reshape(-1)[flat]
+            # Every entry at or below the row's T is here (T <= bound), and at least ``size`` entries of
+            # each row (those of the sample): the size-th smallest of a row's candidates is its T.
+            threshold = _row_kth(row, value, approx.shape[0], size)
+            flat = flat[value <= _round_up(threshold + margin, approx.dtype)[row]]
+        row, column = np.divmod(flat, n_groups)
+        firsts.append(row + start)
+        seconds.append(column)
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def _row_kth(row: np.ndarray, value: np.ndarray, n_rows: int, size: int) -> np.ndarray:
+    """An upper bound, tight to ~1e-9, on the ``size``-th smallest ``value`` of every row (rows ascending in ``row``).
+
+    One sort of ``row * span + value`` in float64 (faster than a two-key
+    lexsort). Adding the row offset may round values closer than ~1e-10
+    (span u < 2^21 leaves more than 30 bits below the offset), so the
+    selected value may sit that far below the true one: ``_ROW_KTH_SLACK`` is
+    added, and a threshold too high only keeps a few more candidates.
+    """
+    low = float(value.min()) if len(value) else 0.0
+    span = float(value.max()) - low + 1.0 if len(value) else 1.0
+    keys = np.sort(row * span + (value.astype(np.float64) - low))
+    starts = np.searchsorted(keys, np.arange(n_rows) * span)
+    return keys[starts + size - 1] - np.arange(n_rows) * span + low + _ROW_KTH_SLACK
+
+
+#: See :func:`_row_kth`.
+_ROW_KTH_SLACK = 1e-8
+
+
+def _round_up(bound: np.ndarray, dtype) -> np.ndarray:
+    """``bound`` (float64) as ``dtype`` rounded up, so comparing in ``dtype`` keeps everything below it."""
+    rounded = bound.astype(dtype)
+    return np.where(rounded < bound, np.nextafter(rounded, np.inf), rounded).astype(dtype)
 
 
 def communication_neighbourhoods(weights: np.ndarray, params) -> np.ndarray | None:
@@ -411,4 +566,4 @@ def communication_neighbourhoods(weights: np.ndarray, params) -> np.ndarray | No
         return params.neighbours[None]
     if params.k >= weights.shape[1] - 1:
         return None
-    return k_nearest(weights, params.k)
+    return k_nearest(weights, params.k, params.neighbour_search)

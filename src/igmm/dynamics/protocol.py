@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
 
@@ -46,8 +47,54 @@ BACKEND_EXTRAS: dict[str, str] = {
     "torch": "pip install torch==2.13.0 (the CPU build; a GPU machine: the matching CUDA build)",
     "torch-batched": "pip install torch==2.13.0 (the CPU build; a GPU machine: the matching CUDA build)",
 }
-#: Every backend name the configuration accepts.
-BACKENDS: tuple[str, ...] = ("numpy", *BACKEND_MODULES)
+#: Every backend name the configuration accepts ("auto": :func:`resolve_backend`).
+BACKENDS: tuple[str, ...] = ("numpy", *BACKEND_MODULES, "auto")
+#: What "auto" tries, fastest first: backends whose runs are tested equal in distribution to numpy's
+#: (tests/dynamics/test_numba_backend.py, tests/backends/test_torch_batched.py). torch-batched only on a
+#: CUDA device (on a CPU it is slower than numpy); numba serial, because a sweep's process pool already
+#: keeps every core busy.
+AUTO_ORDER: tuple[str, ...] = ("torch-batched", "numba", "numpy")
+
+
+#: Least work (agent-steps per process) for which "auto" considers a compiled or device backend: numba
+#: loads its kernels once per process (~0.5 s from its cache, ~8 s cold) and a CUDA context takes ~1 s,
+#: which is what the numpy engine (~3 us per agent-step) spends on a few hundred thousand agent-steps.
+AUTO_MIN_WORK = 2_000_000
+
+
+def resolve_backend(dynamics: str, config=None, backend: str = "auto", work: float | None = None) -> str:
+    """The backend "auto" means here: the first of :data:`AUTO_ORDER` that is installed, implements
+    ``dynamics`` and does not refuse ``config`` (its ``unsupported(config)``); other names are returned as given.
+
+    Parameters
+    ----------
+    dynamics : str
+    config : igmm.config.SimulationConfig, optional
+        Checked against each candidate's ``unsupported`` (full covariances, database policies...).
+    backend : str
+    work : float, optional
+        Agent-steps one process will run; below :data:`AUTO_MIN_WORK` "auto" is numpy (start-up costs
+        of the others would exceed their savings).
+    """
+    if backend != "auto":
+        return backend
+    if work is not None and work < AUTO_MIN_WORK:
+        return "numpy"
+    for candidate in AUTO_ORDER:
+        if candidate in ("torch", "torch-batched") and importlib.util.find_spec("torch") is None:
+            continue  # not installed: skip without importing anything
+        try:
+            factory = stepper_factory(dynamics, candidate)
+        except ValueError:
+            continue
+        available = getattr(factory, "available", None)  # e.g. "a CUDA device is there"
+        if available is not None and not available():
+            continue
+        unsupported = getattr(factory, "unsupported", None)
+        if config is not None and unsupported is not None and unsupported(config):
+            continue
+        return candidate
+    return "numpy"
 
 
 class Stepper(Protocol):
@@ -174,6 +221,8 @@ def stepper_factory(dynamics: str, backend: str = "numpy") -> StepperFactory:
         backends that have one).
     """
     entry: Dynamics = DYNAMICS.get(dynamics)
+    if backend == "auto":
+        backend = resolve_backend(dynamics)
     if backend not in entry.steppers and backend in BACKEND_MODULES:
         try:
             importlib.import_module(BACKEND_MODULES[backend])

@@ -83,6 +83,9 @@ class ModelParams:
         Initial-opinion rule (a name of :data:`igmm.registry.INITIAL_OPINIONS`) and its options.
     options : dict
         Options of the dynamics itself (e.g. a bounded-confidence threshold).
+    neighbour_search : str
+        How the dynamic k-nearest graph is searched: "exact" (default) or
+        "hnsw" (approximate, large populations; :func:`igmm.dynamics.partners.k_nearest`).
     """
 
     geometry: Geometry
@@ -98,6 +101,7 @@ class ModelParams:
     frozen: np.ndarray | None = None
     initial: tuple[str, dict] = ("one-hot", {})
     options: dict = field(default_factory=dict)
+    neighbour_search: str = "exact"
 
     @property
     def n_agents(self) -> int:

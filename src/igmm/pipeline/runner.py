@@ -14,7 +14,7 @@ from typing import Callable, TextIO
 from igmm.pipeline import store
 from igmm.pipeline.executors import Executor, ProcessPoolExecutor, TimedOutput, timed
 from igmm.pipeline.spec import SweepSpec
-from igmm.pipeline.tasks import SweepTask, TaskOutput, plan_tasks, run_task
+from igmm.pipeline.tasks import SweepTask, TaskOutput, plan_tasks, run_task, sweep_backend
 from igmm.storage import write_yaml
 
 #: A task is tried this many times before it is recorded as failed.
@@ -153,7 +153,9 @@ def _run_locked(
     log = SweepLog(out_dir / store.LOG)
     for problem in problems:
         log.write("damaged", problem.task, detail=f"{problem.table}: {problem.problem}; run again")
-    log.write("start", detail=f"{len(todo)} tasks to run on {executor.description}; {n_done_before} runs already done")
+    backend = sweep_backend(spec)
+    log.write("start", detail=f"{len(todo)} tasks to run on {executor.description}, backend {backend}; "
+                              f"{n_done_before} runs already done")
     steps_schema = _steps_schema(spec)
     with _progress_bar(spec.replicates * spec.n_points(), n_done_before, progress) as bar:
         try:
@@ -165,7 +167,7 @@ def _run_locked(
     outcome.seconds = time.perf_counter() - began
     _record_failures(out_dir, outcome.failed)
     provenance.write(provenance.record(spec.to_dict(), spec.digest(), spec.seed, started,
-                                       {"executor": executor.description, "outcome": {
+                                       {"executor": executor.description, "backend": backend, "outcome": {
                                            "tasks": outcome.n_tasks, "done": outcome.n_done,
                                            "failed": len(outcome.failed), "runs_reused": outcome.n_skipped,
                                            "repaired": outcome.n_repaired}}), out_dir)

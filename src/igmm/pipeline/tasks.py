@@ -41,6 +41,8 @@ class SweepTask:
         Also return the ID trajectories for storage.
     timeout : float or None
         Seconds the task may run.
+    backend : str or None
+        The sweep's backend (:func:`sweep_backend`), used when the configuration names none or says auto.
     """
 
     point: str
@@ -50,6 +52,7 @@ class SweepTask:
     n_reps: int
     save_ids: bool = False
     timeout: float | None = None
+    backend: str | None = None
 
     @property
     def name(self) -> str:
@@ -101,13 +104,15 @@ def plan_tasks(spec: SweepSpec, finished: dict[str, set[int]] | None = None) -> 
     list of SweepTask, ordered by point (grid order), then first replicate.
     """
     finished = finished or {}
+    backend = sweep_backend(spec)
     tasks = []
     for key, values in spec.keyed_points():
         done = finished.get(key, set())
         missing = [replicate for replicate in range(spec.replicates) if replicate not in done]
         for start, count in _runs_of_consecutive(missing, spec.chunk_size):
             tasks.append(SweepTask(point=key, config={**spec.base, **values}, seed=spec.seed, start=start,
-                                   n_reps=count, save_ids=spec.save_ids, timeout=spec.task_timeout))
+                                   n_reps=count, save_ids=spec.save_ids, timeout=spec.task_timeout,
+                                   backend=backend))
     return tasks
 
 
@@ -122,6 +127,36 @@ def _runs_of_consecutive(numbers: list[int], chunk: int) -> list[tuple[int, int]
     return pieces
 
 
+#: Backend of a sweep whose configuration names none (or says ``auto``): the fastest installed backend
+#: whose runs are tested equal in distribution to numpy's (:func:`igmm.dynamics.protocol.resolve_backend`),
+#: chosen once per sweep (:func:`sweep_backend`) so that every task runs on the same one; the sweep's
+#: provenance and log say which.
+SWEEP_BACKEND = "auto"
+
+
+def sweep_backend(spec: SweepSpec, n_workers: int = 1) -> str:
+    """The backend of every task of ``spec`` on this machine.
+
+    A backend the base configuration names is kept; otherwise "auto" is
+    resolved for the first point's configuration, with the sweep's work per
+    worker (replicates x n_agents x T summed over the points, / ``n_workers``):
+    a small sweep stays on numpy, whose workers start at once.
+    """
+    points = list(spec.keyed_points())
+    values = points[0][1] if points else {}
+    config = make_config({"backend": SWEEP_BACKEND, **spec.base, **values})
+    if config.backend != "auto":
+        return config.backend
+    work = 0.0
+    for _, point_values in points:
+        point = {**spec.base, **point_values}
+        n_agents = point.get("n_agents", config.n_agents)
+        work += spec.replicates * n_agents * point.get("T", point.get("n_steps", config.n_steps))
+    from igmm.dynamics.protocol import resolve_backend
+
+    return resolve_backend(config.dynamics, config, "auto", work=work / max(1, n_workers))
+
+
 def run_task(task: SweepTask) -> TaskOutput:
     """Simulate one task's replicates as one vectorised batch; no I/O.
 
@@ -130,7 +165,10 @@ def run_task(task: SweepTask) -> TaskOutput:
     TaskOutput
         Rows carry the point key, replicate, seed and spawn key.
     """
-    config = make_config(task.config)
+    values = dict(task.config)
+    if values.get("backend", "auto") == "auto":
+        values["backend"] = task.backend or SWEEP_BACKEND
+    config = make_config(values)
     seeds = point_seeds(task.seed, task.point, task.start, task.n_reps)
     deadline = time.monotonic() + task.timeout if task.timeout else None
     result = simulate_seeds(config, seeds, point=task.point, deadline=deadline)

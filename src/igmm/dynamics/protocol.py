@@ -94,15 +94,20 @@ class Dynamics:
     exact_one_hot : bool
         Its agents start exactly one-hot (weights 1 and 0) under the default
         initial rule (the early-draft variant), instead of 1 - eps and eps / K.
+    options : callable, optional
+        Declares the dynamics' options (``dynamics_options:`` of a
+        configuration) as its keyword-only parameters with annotations and
+        defaults, as every registered function does; None: no options.
     """
 
     name: str
     steppers: dict[str, StepperFactory] = field(default_factory=dict)
     exact_one_hot: bool = False
+    options: Callable | None = None
 
 
 def register_dynamics(name: str, backend: str = "numpy", *, exact_one_hot: bool | None = None,
-                      replace: bool = False):
+                      options: Callable | None = None, replace: bool = False):
     """Decorator registering a stepper class (or a step function) as ``name`` on ``backend``.
 
     Parameters
@@ -113,6 +118,10 @@ def register_dynamics(name: str, backend: str = "numpy", *, exact_one_hot: bool 
         One of :data:`BACKENDS` (or a new backend name of the researcher's own).
     exact_one_hot : bool, optional
         See :class:`Dynamics`.
+    options : callable, optional
+        A function whose keyword-only parameters (annotated, with defaults)
+        are the dynamics' options; the configuration validates
+        ``dynamics_options`` against them. See :class:`Dynamics`.
     replace : bool
         Override an existing implementation of ``name`` on ``backend``.
 
@@ -137,6 +146,8 @@ def register_dynamics(name: str, backend: str = "numpy", *, exact_one_hot: bool 
         dynamics.steppers[backend] = factory
         if exact_one_hot is not None:
             dynamics.exact_one_hot = exact_one_hot
+        if options is not None:
+            dynamics.options = options
         return implementation
 
     return add

@@ -203,6 +203,9 @@ def _register_subcommands() -> None:
 
     app.command("sweep")(sweep)
     app.command("summarize")(summarize)
+    from igmm.calibrate.cli import calibrate_command
+
+    app.command("calibrate")(calibrate_command)
 
 
 _register_subcommands()

@@ -11,7 +11,7 @@ from igmm.cli_common import EXIT_BAD_INPUT, EXIT_OUTPUT, EXIT_PARTIAL, fail
 
 
 def calibrate_command(
-    target: Path = typer.Argument(..., help="the target: a transcripts folder or a tidy CSV/Parquet table (igmm.llm.targets)"),
+    target: Optional[Path] = typer.Argument(None, help="the target: a transcripts folder or a tidy CSV/Parquet table (igmm.llm.targets); default the released transcripts ($IGMM_TRANSCRIPTS or ../shared/llm-transcripts)"),
     space: List[Path] = typer.Option(..., "--space", help="YAML search space of one proxy (examples/calibration/*.yaml); repeat to rank several"),
     out: Path = typer.Option(Path("results/calibration"), "--out", help="output folder (written as a whole at the end)"),
     cache: Optional[Path] = typer.Option(None, "--cache", help="folder of the proxies' simulations, kept for reruns (default: OUT-cache)"),
@@ -59,6 +59,7 @@ def calibrate_command(
             raise ConfigError([f"--space: two spaces are named {next(n for n in names if names.count(n) > 1)!r}; "
                                "give each a distinct name"])
         targets = load_target(target, format=target_format, labels=labels)
+        target = Path(targets.source)
         cells = targets.cells()
         if not cells:
             raise ValueError(f"{target}: no runs to calibrate to")
@@ -67,7 +68,7 @@ def calibrate_command(
     except ConfigError as err:
         fail(err.lines)
     except FileNotFoundError as err:
-        fail(f"{target}: {err}" if str(target) not in str(err) else str(err))
+        fail(str(err) if target is None or str(target) in str(err) else f"{target}: {err}")
     except (ValueError, OutputError) as err:
         fail(str(err), EXIT_BAD_INPUT)
     cache = cache or out.with_name(out.name + "-cache")

@@ -11,7 +11,9 @@ calibration with the same cache: a resumed calibration repeats no
 simulation (:attr:`Simulator.tasks_run` counts what did run).
 
 Summaries (values and SEs of every measure at every scale, per proxy point)
-are cached beside, in ``CACHE/stats/``.
+are cached beside, in ``CACHE/stats/``. A configuration whose candidates
+differ only in their maps' coefficients asks for new points in later
+batches; each batch is a sweep of its own (``sims/<key>+<batch>``).
 """
 
 from __future__ import annotations
@@ -148,6 +150,8 @@ class Simulator:
     runs_simulated: int = 0
     sweeps: int = 0
     _stats: dict = field(default_factory=dict)
+    _folders: dict = field(default_factory=dict)
+    _legacy: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.cache = Path(self.cache)
@@ -181,19 +185,28 @@ class Simulator:
             self.executor = ProcessPoolExecutor()
         return self.executor
 
-    def simulate(self, params: dict[str, Any], points: Sequence[tuple[float, int]]) -> Path:
-        """Make sure the candidate's sweep holds every point; returns its folder."""
+    def simulate(self, params: dict[str, Any], points: Sequence[tuple[float, int]]) -> None:
+        """Simulate the points of a candidate that no sweep of its configuration holds yet, as one sweep.
+
+        The first batch of a configuration is the sweep ``sims/<key>``, later
+        batches ``sims/<key>+<hash of their points>``: each sweep stays the
+        size of one request (a grown sweep re-verifies every shard it holds
+        at every call, which costs O(points) per call).
+        """
         from igmm.pipeline.runner import run_sweep
         from igmm.pipeline.spec import make_spec
 
-        folder = self.cache / "sims" / self.key(params)
-        points = sorted(set(points))
-        stored = _stored_points(folder)
-        wanted = sorted(set(points) | stored)
-        if stored.issuperset(points) and _complete(folder):
-            return folder
-        spec = make_spec({"base": self.config_values(params), "zip": {"p": [p for p, _ in wanted],
-                                                                       "k": [k for _, k in wanted]},
+        key = self.key(params)
+        held = self._held_points(key)
+        missing = sorted(set(points) - set(held))
+        if not missing:
+            return
+        folder = self.cache / "sims" / key
+        if folder.exists() and set(missing) - _stored_points(folder):
+            batch = hashlib.sha256(canonical_json([list(point) for point in missing]).encode()).hexdigest()[:10]
+            folder = self.cache / "sims" / f"{key}+{batch}"
+        spec = make_spec({"base": self.config_values(params), "zip": {"p": [p for p, _ in missing],
+                                                                       "k": [k for _, k in missing]},
                           "replicates": self.space.replicates, "seed": self.space.seed,
                           "chunk_size": self.space.replicates, "save_ids": True})
         outcome = run_sweep(spec, folder, executor=self._executor(), progress=False)
@@ -203,28 +216,62 @@ class Simulator:
         if outcome.failed:
             raise RuntimeError(f"{len(outcome.failed)} simulation task(s) failed in {folder}; see its failures.yaml "
                                f"(first: {outcome.failed[0]['error']})")
-        return folder
+        self._folders.pop(key, None)
 
-    def point_statistics(self, params: dict[str, Any], point: tuple[float, int]) -> tuple[np.ndarray, np.ndarray]:
-        """Values and SEs of every measure at every scale for one proxy point, shape (n_scales, n_measures)."""
+    def _held_points(self, key: str) -> dict[tuple[float, int], Path]:
+        """Every point a finished sweep of this configuration holds, and its folder."""
+        if key not in self._folders:
+            found = {}
+            for folder in sorted((self.cache / "sims").glob(f"{key}*")):
+                if folder.name == key or folder.name.startswith(key + "+"):
+                    if _complete(folder):
+                        found |= {point: folder for point in _stored_points(folder)}
+            self._folders[key] = found
+        return self._folders[key]
+
+    def ids(self, params: dict[str, Any], point: tuple[float, int]) -> np.ndarray:
+        """The candidate's trajectories at one proxy point (simulated if needed), (n_reps, n_steps + 1, n_agents)."""
         from igmm.pipeline import store
         from igmm.pipeline.spec import point_key
 
+        key = self.key(params)
+        if point not in self._held_points(key):
+            self.simulate(params, [point])
+        return store.read_ids(self._held_points(key)[point], point_key({"p": point[0], "k": point[1]}))
+
+    def point_statistics(self, params: dict[str, Any], point: tuple[float, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Values and SEs of every measure at every scale for one proxy point, shape (n_scales, n_measures)."""
         key = (self.key(params), point)
         if key in self._stats:
             return self._stats[key]
-        path = self.cache / "stats" / f"{self.key(params)}-{self._stats_tag()}.npz"
-        stored = _load_stats(path)
         tag = f"{point[0]!r}_{point[1]}"
-        if tag not in stored:
-            folder = self.simulate(params, [point])
-            ids = store.read_ids(folder, point_key({"p": point[0], "k": point[1]}))
+        legacy = self._legacy_stats(params)
+        path = self.cache / "stats" / f"{self.key(params)}-{self._stats_tag()}" / f"{tag}.npy"
+        if tag in legacy:
+            stored = legacy[tag]
+        elif path.is_file():
+            stored = np.load(path)
+        else:
+            ids = self.ids(params, point)
             read = np.stack([read_at_scale(ids, scale, self.target.n_steps) for scale in self.scales])
-            stored[tag] = np.stack(summarise(read, self.target.measures))
-            _save_stats(path, stored)
-        values, ses = stored[tag]
-        self._stats[key] = (values, ses)
-        return values, ses
+            stored = np.stack(summarise(read, self.target.measures))
+            _save_array(path, stored)
+        self._stats[key] = (stored[0], stored[1])
+        return self._stats[key]
+
+    def _has_statistics(self, params: dict[str, Any], point: tuple[float, int]) -> bool:
+        if (self.key(params), point) in self._stats:
+            return True
+        tag = f"{point[0]!r}_{point[1]}"
+        base = self.cache / "stats" / f"{self.key(params)}-{self._stats_tag()}"
+        return (base / f"{tag}.npy").is_file() or tag in self._legacy_stats(params)
+
+    def _legacy_stats(self, params: dict[str, Any]) -> dict[str, np.ndarray]:
+        """Summaries stored by earlier versions, one ``.npz`` per configuration (read once)."""
+        path = self.cache / "stats" / f"{self.key(params)}-{self._stats_tag()}.npz"
+        if path not in self._legacy:
+            self._legacy[path] = _load_stats(path)
+        return self._legacy[path]
 
     def _stats_tag(self) -> str:
         identity = {"measures": [m.name for m in self.target.measures], "scales": self.scales.tolist(),
@@ -234,7 +281,7 @@ class Simulator:
     def candidate(self, params: dict[str, Any], cells: Sequence[int]) -> Candidate:
         """The candidate's summaries on ``cells`` (simulating what is missing in one sweep)."""
         points = self.proxy_points(params, cells)
-        missing = [point for point in points if (self.key(params), point) not in self._stats]
+        missing = [point for point in points if not self._has_statistics(params, point)]
         if missing:
             self.simulate(params, missing)
         n_cells, n_measures = len(self.target.keys), len(self.target.measures)
@@ -281,10 +328,12 @@ def _load_stats(path: Path) -> dict[str, np.ndarray]:
         return {name: data[name] for name in data.files}
 
 
-def _save_stats(path: Path, stats: dict[str, np.ndarray]) -> None:
-    from igmm.storage import write_npz
+def _save_array(path: Path, array: np.ndarray) -> None:
+    from igmm.storage import atomic_path
 
-    write_npz(path, **stats)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, array)
 
 
 def json_params(params: dict[str, Any]) -> str:

@@ -26,21 +26,18 @@ def plot_silos(result, ax=None):
     """
     from igmm.calibrate.measures import read_at_scale
     from igmm.metrics import n_silos
-    from igmm.pipeline import store
-    from igmm.pipeline.spec import point_key
 
     simulator = result.simulator
     target = simulator.target
     params = result.best_candidate.params
     scale = float(simulator.scales[result.best_scale])
     fig, axes, ps, ks = _grid(len(target.keys), target.keys)
-    folder = simulator.cache / "sims" / simulator.key(params)
     for cell, (p, k) in enumerate(target.keys):
         ax = axes[ps.index(p), ks.index(k)]
         proxy_p, proxy_k = simulator.space.mapped(params, p, k, simulator.config_values(params)["n_agents"])
         series = [("target", target.cells[(p, k)], "tab:red")]
         try:
-            ids = store.read_ids(folder, point_key({"p": proxy_p, "k": proxy_k}))
+            ids = simulator.ids(params, (proxy_p, proxy_k))
             series.append((f"proxy (x{scale:.2g})", read_at_scale(ids, scale, target.n_steps), "tab:blue"))
         except (FileNotFoundError, ValueError):
             pass

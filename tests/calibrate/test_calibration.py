@@ -116,3 +116,22 @@ def test_the_command_writes_configs_that_igmm_run_accepts(tmp_path):
     result = runner.invoke(app, ["calibrate", str(table), "--space", str(space), "--out", str(tmp_path / "bad")])
     assert result.exit_code == 2 and "space" in result.output
     assert not (tmp_path / "bad").exists() and not (tmp_path / "bad-cache").exists()
+
+
+@pytest.mark.slow
+def test_full_size_recovery_of_sigma_r_and_the_time_scale(tmp_path):
+    """n = 30 agents, the comparison's grid corners, 8 target runs per cell like the transcripts."""
+    truth = {"sigma": 0.3, "r": 3, "time_scale": 2.0}
+    cells = {}
+    for p, k in [(0.2, 1), (0.2, 15), (0.7, 5), (0.7, 25)]:
+        result = simulate({"sigma": truth["sigma"], "r": truth["r"], "p": p, "k": k, "T": 80}, replicates=8, seed=7)
+        cells[(p, k)] = read_at_scale(result.ids, truth["time_scale"], 40)
+    space = make_space({"name": "recovery-30", "base": {"n_agents": 30},
+                        "params": {"sigma": {"low": 0.1, "high": 0.5, "step": 0.1}, "r": {"low": 1, "high": 6}},
+                        "time_scale": {"low": 1.0, "high": 4.0, "n": 5}, "replicates": 16, "seed": 2,
+                        "search": {"design": 24, "refine": 6, "bootstrap": 100},
+                        "measures": {"times": [1, 2, 5, 10, 20, 40]}})
+    result = calibrate_proxy(cells, space, tmp_path, loco=False)
+    table = result.uncertainty.set_index("parameter")
+    for name, value in truth.items():
+        assert table.loc[name, "low"] <= value <= table.loc[name, "high"], (name, table)

@@ -205,8 +205,14 @@ def _register_subcommands() -> None:
 
     app.command("sweep")(sweep)
     app.command("summarize")(summarize)
+
     from igmm.explore.cli import explore_command
+
     app.command("explore")(explore_command)
+
+    from igmm.calibrate.cli import calibrate_command
+
+    app.command("calibrate")(calibrate_command)
 
 
 _register_subcommands()

@@ -139,7 +139,7 @@ class Registry(Generic[T]):
 
 
 #: Population dynamics: name -> :class:`igmm.dynamics.protocol.Dynamics` (one stepper per backend).
-DYNAMICS: Registry = Registry("dynamics", ("igmm.dynamics",))
+DYNAMICS: Registry = Registry("dynamics", ("igmm.dynamics", "igmm.proxies"))
 #: Database (RAG) policies: name -> slot function ``(rag, ages, point, uniforms) -> slot``.
 RAG_POLICIES: Registry = Registry("database policy", ("igmm.model.rag",))
 #: Static networks: name -> builder ``(n_agents, seed, **options) -> networkx.Graph``.

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "igmm"
-CORE = ("model", "dynamics", "metrics")
+CORE = ("model", "dynamics", "metrics", "proxies")
 ALLOWED_TOP = {"numpy", "scipy", "igmm", "__future__", "dataclasses", "typing", "collections", "math",
                "functools", "itertools", "abc", "enum", "importlib", "inspect", "time"}
 #: Shell-free modules outside the core folders that the core may use (the registries: standard library only).

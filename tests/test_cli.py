@@ -166,3 +166,13 @@ def test_a_missing_extra_is_one_line_naming_its_install_command(tmp_path, module
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: backend") and install in lines[0], result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
+
+
+def test_dynamics_options_from_flags(tmp_path):
+    result = runner.invoke(app, ["run", "--dynamics", "deffuant", "--dynamics-option", "epsilon=0.3", "--T", "10",
+                                 "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load((tmp_path / "o" / "config.yaml").read_text())["dynamics_options"]["epsilon"] == 0.3
+    bad = runner.invoke(app, ["run", "--dynamics", "deffuant", "--dynamics-option", "epsilon=3", "--T", "10",
+                              "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "dynamics_options.epsilon: 3.0 is not allowed" in bad.output

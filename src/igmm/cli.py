@@ -69,6 +69,7 @@ def run(
     network: Optional[str] = typer.Option(None, "--network", help="static network, e.g. 'ring:degree=4', 'watts-strogatz:degree=4,rewire=0.1', 'erdos-renyi:edge_prob=0.2', 'sbm:blocks=15+15,p_in=0.5,p_out=0.02', 'edge-list:path=g.txt' (default: the dynamic k-nearest graph)"),
     initial: Optional[str] = typer.Option(None, "--initial", help="initial opinions: one-hot (default) | 'dirichlet:alpha=0.5' | 'mixture:share=0.3' | 'file:path=w.npy'"),
     modifier: Optional[List[str]] = typer.Option(None, "--modifier", help="population modifier, repeatable: 'stubborn:share=0.1', 'per-agent-p:beta=[2,5]'"),
+    dynamics_option: Optional[List[str]] = typer.Option(None, "--dynamics-option", help="an option of the dynamics as key=value, repeatable (e.g. epsilon=0.2 for deffuant)"),
     measure: Optional[List[str]] = typer.Option(None, "--measure", help="extra per-step measure to record, repeatable (e.g. max_sigma)"),
     plugin: Optional[List[str]] = typer.Option(None, "--plugin", help="module of your own dynamics, measures, networks... to import first, repeatable"),
     backend: Optional[str] = typer.Option(None, "--backend", help="numpy (default) | numba | numba-parallel | torch | torch-batched | auto (fastest installed, tested equal in distribution)"),
@@ -95,6 +96,7 @@ def run(
             em_iterations=em_iterations, network=typed_values(parse_network_option(network)) if network else None,
             initial=parse_named([initial], "--initial")[0] if initial else None,
             modifiers=parse_named(modifier, "--modifier") or None,
+            dynamics_options=_dynamics_options(dynamics_option, values),
             measures=list(measure) if measure else None, plugins=list(plugin) if plugin else None, backend=backend,
             neighbour_search=neighbour_search,
         )
@@ -106,6 +108,17 @@ def run(
     except (ValueError, OutputError) as err:
         fail(str(err))
     _simulate_and_write(resolved, seed_value, n_reps, out, overwrite, keep_weights, example)
+
+
+def _dynamics_options(texts: list[str] | None, values: dict) -> dict | None:
+    """``--dynamics-option key=value`` flags over the config file's ``dynamics_options``."""
+    if not texts:
+        return None
+    from igmm.networks import parse_key_values
+
+    parsed = typed_values(parse_key_values("options:" + ",".join(texts), "--dynamics-option"))
+    parsed.pop("kind")
+    return dict(values.get("dynamics_options") or {}) | parsed
 
 
 def _run_settings(values: dict, seed: int | None, replicates: int | None, source: str | None) -> tuple[int, int]:

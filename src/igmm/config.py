@@ -404,7 +404,9 @@ def _dynamics_options(dynamics, options: dict[str, Any]) -> dict[str, Any]:
         if options:
             raise ValueError(f"dynamics_options: dynamics {dynamics.name!r} takes no options (got {sorted(options)})")
         return {}
-    return validate_options(declared, options, "dynamics_options")
+    validated = validate_options(declared, options, "dynamics_options")
+    declared(**validated)  # the declaration may check its values too (raising ValueError naming them)
+    return validated
 
 
 def _named(named: NamedOptions, registry, where: str, exclude: tuple[str, ...] = ()) -> NamedOptions:

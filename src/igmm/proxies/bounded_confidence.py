@@ -36,10 +36,9 @@ number; in floating point it can be one unit in the last place off).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 import numpy as np
-from pydantic import Field
 
 from igmm.dynamics.protocol import register_dynamics
 from igmm.proxies.common import ContinuousOpinionStepper
@@ -47,8 +46,8 @@ from igmm.proxies.common import ContinuousOpinionStepper
 
 def deffuant_options(
     *,
-    epsilon: Annotated[float, Field(gt=0.0, le=1.0)] = 0.2,
-    mu: Annotated[float, Field(gt=0.0, le=0.5)] = 0.5,
+    epsilon: float = 0.2,
+    mu: float = 0.5,
     symmetric: bool = True,
     start: Literal["anchors", "uniform"] = "anchors",
 ) -> None:
@@ -64,12 +63,20 @@ def deffuant_options(
         Both agents of an exchange move (classical; conserves the mean) or only the one that started it.
     start : {"anchors", "uniform"}
         Initial opinions (:class:`~igmm.proxies.common.ContinuousOpinionStepper`).
+
+    Raises
+    ------
+    ValueError
+        For a bound outside (0, 1] or mu outside (0, 1/2] (called when a configuration is validated).
     """
+    _check_epsilon(epsilon)
+    if not 0.0 < mu <= 0.5:
+        raise ValueError(f"dynamics_options.mu: {mu!r} is not allowed: must satisfy 0 < mu <= 0.5")
 
 
 def hegselmann_krause_options(
     *,
-    epsilon: Annotated[float, Field(gt=0.0, le=1.0)] = 0.2,
+    epsilon: float = 0.2,
     start: Literal["anchors", "uniform"] = "anchors",
 ) -> None:
     """Options of the Hegselmann-Krause model.
@@ -81,6 +88,12 @@ def hegselmann_krause_options(
     start : {"anchors", "uniform"}
         Initial opinions.
     """
+    _check_epsilon(epsilon)
+
+
+def _check_epsilon(epsilon: float) -> None:
+    if not 0.0 < epsilon <= 1.0:
+        raise ValueError(f"dynamics_options.epsilon: {epsilon!r} is not allowed: must satisfy 0 < epsilon <= 1")
 
 
 def deffuant_update(opinions: np.ndarray, partners: np.ndarray, epsilon: float, mu: float,

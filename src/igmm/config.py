@@ -288,7 +288,7 @@ class SimulationConfig(BaseModel):
                                                               **self.network.options()}
         data["initial"] = {"kind": self.initial.kind, **self.initial.options()}
         data["modifiers"] = [{"kind": modifier.kind, **modifier.options()} for modifier in self.modifiers]
-        return _plain(data)
+        return plain_values(data)
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of :meth:`to_dict`: equal configurations, equal digest."""
@@ -305,12 +305,12 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _plain(value: Any) -> Any:
+def plain_values(value: Any) -> Any:
     """Values YAML can write and read back: numpy scalars to Python, tuples to lists."""
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: plain_values(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
+        return [plain_values(item) for item in value]
     if isinstance(value, np.generic):
         return value.item()
     return value

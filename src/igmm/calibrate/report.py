@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from igmm.calibrate.study import ProxyResult, criteria, leaderboard
+from igmm.config import plain_values
 
 
 def slug(name: str) -> str:
@@ -44,16 +45,6 @@ def cell_config(result: ProxyResult, cell: int, replicates: int | None = None) -
     n_steps = int(np.ceil(simulator.target.n_steps * result.best["time_scale"] - 1e-9))
     return values | {"p": p, "k": k, "T": n_steps, "seed": simulator.space.seed,
                      "replicates": replicates or simulator.space.replicates}
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def describe_maps(space, params: dict[str, Any]) -> str:
@@ -88,16 +79,16 @@ def write_proxy(result: ProxyResult, folder: Path, formats: Sequence[str] = ("pn
               "# Give them with --p and --k; configs/ holds one complete configuration per cell.\n")
     import yaml
 
-    written = [storage.write_text(header + yaml.safe_dump(_plain({k: v for k, v in best.items()}), sort_keys=False),
+    written = [storage.write_text(header + yaml.safe_dump(plain_values({k: v for k, v in best.items()}), sort_keys=False),
                                   folder / "best_config.yaml")]
     points = []
     for cell, (p, k) in enumerate(target.keys):
         config = cell_config(result, cell)
         points.append((config["p"], config["k"]))
-        written.append(storage.write_yaml(_plain(config), folder / "configs" / f"p{p:g}_k{k}.yaml"))
+        written.append(storage.write_yaml(plain_values(config), folder / "configs" / f"p{p:g}_k{k}.yaml"))
     base = {key: value for key, value in best.items()}
     unique = sorted(set(points))
-    written.append(storage.write_yaml(_plain({"base": base, "zip": {"p": [p for p, _ in unique], "k": [k for _, k in unique]},
+    written.append(storage.write_yaml(plain_values({"base": base, "zip": {"p": [p for p, _ in unique], "k": [k for _, k in unique]},
                                               "replicates": simulator.space.replicates, "seed": simulator.space.seed,
                                               "save_ids": True}), folder / "best_sweep.yaml"))
     written.append(_csv(result.uncertainty, folder / "fitted_parameters.csv"))

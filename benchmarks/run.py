@@ -88,9 +88,9 @@ def _engine(values: dict, n_reps: int, n_steps: int, seed: int = 1, backend: str
 
 def case_torch() -> dict:
     """Paper defaults, batch of 50: the torch backend (CPU here) against numpy, interleaved."""
-    from igmm.backends import run as backend_run
-    from igmm.config import make_config
     from igmm.api import replicate_seeds
+    from igmm.config import make_config
+    from igmm.dynamics import run as backend_run
 
     params = make_config(PAPER | {"T": PAPER_STEPS}).to_params()
     best = {}
@@ -110,18 +110,17 @@ def case_torch() -> dict:
 def case_numba(k: int = 29) -> dict:
     """Paper defaults, batch of 50: the numba backend (serial and parallel over replicates) against the
     plain loop and the numpy engine, interleaved three times. Compile time is measured separately."""
-    from igmm.backends.numba_backend import NumbaStepper, ParallelNumbaStepper
+    from igmm.api import replicate_seeds
     from igmm.config import make_config
     from igmm.dynamics import run as core_run
-    from igmm.api import replicate_seeds
 
     params = make_config(PAPER | {"k": k, "T": PAPER_STEPS}).to_params()
     compile_s = {}
-    for name, stepper in (("serial", NumbaStepper), ("parallel", ParallelNumbaStepper)):
+    for name, backend in (("serial", "numba"), ("parallel", "numba-parallel")):
         wall = time.perf_counter()  # first call: compile, or load from numba's on-disk cache
-        core_run(params, [np.random.default_rng(0)], 1, backend=stepper)
+        core_run(params, [np.random.default_rng(0)], 1, backend=backend)
         compile_s[name] = time.perf_counter() - wall
-    engines = {"numba": NumbaStepper, "numba_parallel": ParallelNumbaStepper, "numpy": "numpy"}
+    engines = {"numba": "numba", "numba_parallel": "numba-parallel", "numpy": "numpy"}
     best = {name: {"wall_s": 0.0, "cpu_s": 0.0} for name in list(engines) + ["plain"]}
     agent_steps = PAPER_REPS * PAPER_STEPS * 30
     for repeat in range(3):

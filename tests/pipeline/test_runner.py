@@ -282,3 +282,17 @@ def test_a_folder_of_other_files_or_a_file_is_refused(tmp_path):
     assert result.exit_code == 2 and "not a sweep's" in result.output
     result = cli.invoke(app, ["sweep", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "spec.yaml"), "--serial"])
     assert result.exit_code == 2 and "is a file" in result.output
+
+
+def test_a_folder_keeps_the_backend_it_was_created_with(tmp_path, monkeypatch):
+    run_sweep(tiny_spec(), tmp_path, executor=SerialExecutor(), progress=False)
+    manifest = yaml.safe_load((tmp_path / store.MANIFEST).read_text())
+    assert manifest["backend"] == "numpy"
+    # Whatever this machine would choose now, a resumed folder stays on its recorded backend ...
+    monkeypatch.setattr("igmm.pipeline.tasks.sweep_backend", lambda spec: "numba")
+    assert store.sweep_backend_of(tmp_path, tiny_spec()) == "numpy"
+    # ... and a folder recorded on a backend this machine cannot run is refused, untouched.
+    (tmp_path / store.MANIFEST).write_text(yaml.safe_dump(manifest | {"backend": "no-such-backend"}))
+    with pytest.raises(SpecMismatchError, match="no-such-backend"):
+        run_sweep(tiny_spec(replicates=6), tmp_path, executor=SerialExecutor(), progress=False)
+    assert len(store.read_runs(tmp_path)) == TINY_RUNS

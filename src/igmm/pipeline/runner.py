@@ -14,7 +14,7 @@ from typing import Callable, TextIO
 from igmm.pipeline import store
 from igmm.pipeline.executors import Executor, ProcessPoolExecutor, TimedOutput, timed
 from igmm.pipeline.spec import SweepSpec
-from igmm.pipeline.tasks import SweepTask, TaskOutput, plan_tasks, run_task, sweep_backend
+from igmm.pipeline.tasks import SweepTask, TaskOutput, plan_tasks, run_task
 from igmm.storage import write_yaml
 
 #: A task is tried this many times before it is recorded as failed.
@@ -139,11 +139,12 @@ def _run_locked(
 
     began, started = time.perf_counter(), provenance.now()
     resumed = store.prepare_directory(out_dir, spec, force=force)
+    backend = store.sweep_backend_of(out_dir, spec)
     store.repair_journal(out_dir)
     good, problems = store.verify_shards(out_dir)
     store.remove_unverified(out_dir, good)
     finished = store.finished_runs(out_dir, good)
-    todo = plan_tasks(spec, finished)
+    todo = plan_tasks(spec, finished, backend)
     n_done_before = sum(len(replicates & set(range(spec.replicates))) for key, replicates in finished.items()
                         if key in {key for key, _ in spec.keyed_points()})
     damaged = {problem.task for problem in problems}
@@ -153,7 +154,6 @@ def _run_locked(
     log = SweepLog(out_dir / store.LOG)
     for problem in problems:
         log.write("damaged", problem.task, detail=f"{problem.table}: {problem.problem}; run again")
-    backend = sweep_backend(spec)
     log.write("start", detail=f"{len(todo)} tasks to run on {executor.description}, backend {backend}; "
                               f"{n_done_before} runs already done")
     steps_schema = _steps_schema(spec)

@@ -288,13 +288,43 @@ def prepare_directory(out_dir: Path, spec: SweepSpec, force: bool = False) -> bo
         remove_owned(out_dir)
     write_yaml(spec.to_dict(), out_dir / SPEC)
     write_parquet(points_table(spec, out_dir if resumed else None), out_dir / POINTS)
-    write_yaml({"identity": _plain(spec.identity()), "spec_sha256": spec.digest(), "igmm_version": __version__},
-               out_dir / MANIFEST)
+    recorded = {"backend": manifest["backend"]} if resumed and manifest.get("backend") else {}
+    write_yaml({"identity": _plain(spec.identity()), "spec_sha256": spec.digest(), "igmm_version": __version__}
+               | recorded, out_dir / MANIFEST)
     return resumed
 
 
 def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
+
+
+def sweep_backend_of(out_dir: Path, spec: SweepSpec) -> str:
+    """The backend every task of DIR runs on: the one recorded when DIR was created, else chosen now and recorded.
+
+    A folder keeps one backend, so its runs are bit-for-bit what ``spec.yaml``
+    and that backend give (backends agree in distribution, not bit for bit).
+
+    Raises
+    ------
+    SpecMismatchError
+        DIR was run on a backend this machine lacks.
+    """
+    from igmm.dynamics.protocol import stepper_factory
+    from igmm.pipeline.tasks import sweep_backend
+
+    path = Path(out_dir) / MANIFEST
+    manifest = yaml.safe_load(path.read_text())
+    backend = manifest.get("backend")
+    if backend is None:
+        backend = sweep_backend(spec)
+        write_yaml(manifest | {"backend": backend}, path)
+        return backend
+    try:
+        stepper_factory(yaml.safe_load((Path(out_dir) / SPEC).read_text())["base"].get("dynamics", "paper"), backend)
+    except ValueError as error:
+        raise SpecMismatchError([f"{out_dir} was run on backend {backend!r}, which cannot run here ({error}); "
+                                 "install it to continue the sweep bit for bit, or use --force to start again"]) from None
+    return backend
 
 
 def _mismatch_lines(out_dir: Path, old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -90,7 +90,8 @@ class TaskOutput:
     ids: np.ndarray | None
 
 
-def plan_tasks(spec: SweepSpec, finished: dict[str, set[int]] | None = None) -> list[SweepTask]:
+def plan_tasks(spec: SweepSpec, finished: dict[str, set[int]] | None = None,
+               backend: str | None = None) -> list[SweepTask]:
     """Cut the runs a sweep still lacks into tasks of at most ``chunk_size`` consecutive replicates.
 
     Parameters
@@ -98,13 +99,15 @@ def plan_tasks(spec: SweepSpec, finished: dict[str, set[int]] | None = None) -> 
     spec : SweepSpec
     finished : dict of point key -> set of replicate numbers, optional
         Runs already stored (a resumed or grown sweep); they are not planned again.
+    backend : str, optional
+        The sweep's backend (default: :func:`sweep_backend` on this machine).
 
     Returns
     -------
     list of SweepTask, ordered by point (grid order), then first replicate.
     """
     finished = finished or {}
-    backend = sweep_backend(spec)
+    backend = backend or sweep_backend(spec)
     tasks = []
     for key, values in spec.keyed_points():
         done = finished.get(key, set())

@@ -15,6 +15,7 @@ from igmm.config import ConfigError, make_config
         ({"r": 0}, "r: 0 is not allowed"),
         ({"sigma": 0}, "sigma: 0 is not allowed"),
         ({"T": -1}, "T: -1 is not allowed"),
+        ({"T": 0}, "T: 0 is not allowed: Input should be greater than or equal to 1"),  # measures need one step
         ({"n_components": 0}, "n_components: 0 is not allowed"),
         ({"geometry": "cube"}, "geometry: 'cube' is not allowed"),
         ({"colour": "red"}, "colour: unknown key; allowed are:"),

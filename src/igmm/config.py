@@ -125,7 +125,7 @@ class SimulationConfig(BaseModel):
     p: Float = Field(0.4, ge=0.0, le=1.0, description="mirroring probability")
     k: Int | None = Field(None, ge=1, description="communication range, 1 <= k <= n_agents - 1 (default: n_agents - 1)")
     rag_size: Int = Field(5, ge=1, le=10**5, alias="r", description="r, points in each database")
-    n_steps: Int = Field(400, ge=0, le=10**8, alias="T", description="T, number of steps")
+    n_steps: Int = Field(400, ge=1, le=10**8, alias="T", description="T, number of steps")
     sigma: Float = Field(0.2, gt=0.0, description="component standard deviation")
     delta: Float = Field(1.0, gt=0.0, description="spacing between neighbouring means")
     geometry: Literal["line", "circle", "simplex", "custom"] = "line"

@@ -147,7 +147,7 @@ def test_shorter_run_is_a_prefix_of_a_longer_one():
 
 
 def test_initial_state_is_centred_on_assigned_components():
-    params = make_config(n_agents=6, n_components=3, T=0, sigma=0.05).to_params()
+    params = make_config(n_agents=6, n_components=3, T=1, sigma=0.05).to_params()
     state = initial_state(params, _rngs(4, 0))
     np.testing.assert_array_equal(state.ids(), np.broadcast_to([0, 1, 2, 0, 1, 2], (4, 6)))
     # The database draws come from the agent's own component (sigma = 0.05, 1 apart).

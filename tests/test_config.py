@@ -143,3 +143,14 @@ def test_the_engine_refuses_to_report_from_nan():
         "weights": np.full((4, 4), np.nan)}))
     with pytest.raises(NumericalError, match="NaN or infinity at step 0"):
         run(broken, [np.random.default_rng(0)], 3)
+
+
+def test_a_config_error_survives_the_trip_back_from_a_worker_process():
+    import pickle
+
+    from igmm.pipeline.store import SpecMismatchError
+
+    for error_type in (ConfigError, SpecMismatchError):
+        error = pickle.loads(pickle.dumps(error_type(["k: 0 is not allowed", "r: 0 is not allowed"])))
+        assert error.lines == ["k: 0 is not allowed", "r: 0 is not allowed"]
+        assert str(error) == "k: 0 is not allowed\nr: 0 is not allowed"

@@ -45,3 +45,39 @@ def test_license_file_matches_pyproject():
     assert "Permission is hereby granted, free of charge" in text
     citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     assert citation.get("license") == declared.strip()
+
+
+#: Dotted names in the docs that are not Python objects (an entry-point group).
+NOT_PYTHON_NAMES = {"igmm.plugins"}
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``igmm.a.b.c`` is a module or an attribute reachable from the longest importable module prefix."""
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attribute in parts[cut:]:
+            if not hasattr(obj, attribute):
+                return False
+            obj = getattr(obj, attribute)
+        return True
+    return False
+
+
+def test_every_igmm_name_the_docs_mention_exists():
+    """Docs that name ``igmm.x.y`` in code spans must not outlive a rename."""
+    import re
+
+    missing = []
+    for path in DOC_FILES:
+        if path.suffix != ".md":
+            continue
+        for dotted in set(re.findall(r"`(igmm(?:\.[A-Za-z_]\w*)+)", path.read_text())):
+            if dotted not in NOT_PYTHON_NAMES and not _resolves(dotted):
+                missing.append(f"{path.relative_to(ROOT)}: {dotted}")
+    assert not missing, missing

@@ -41,12 +41,21 @@ MAX_YAML_BYTES = 10 * 1024**2
 MAX_YAML_NODES = 1_000_000
 
 
-class ConfigError(ValueError):
-    """A configuration value is not allowed; ``lines`` holds one message per bad value."""
+class LinesError(Exception):
+    """An error that is one message per line: ``lines``, shown one per line to the user."""
 
     def __init__(self, lines: list[str]):
-        self.lines = lines
-        super().__init__("\n".join(lines))
+        self.lines = list(lines)
+        super().__init__("\n".join(self.lines))
+
+    def __reduce__(self):
+        # A process pool pickles the error back to the parent: rebuild it from its lines,
+        # not from the joined message (which __init__ would split into characters).
+        return type(self), (self.lines,)
+
+
+class ConfigError(LinesError, ValueError):
+    """A configuration value is not allowed; ``lines`` holds one message per bad value."""
 
 
 def _no_bool_or_text(value: Any) -> Any:

@@ -1,6 +1,7 @@
 """Running sweeps: exact rows, executor independence, resume after kills, retries, growth, spec changes."""
 
 import functools
+import importlib.util
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ from igmm.pipeline import runner as runner_module
 from igmm.pipeline import store
 from igmm.pipeline.executors import DaskExecutor, ProcessPoolExecutor, SerialExecutor
 from igmm.pipeline.runner import run_sweep
-from igmm.pipeline.spec import make_spec, point_seeds
+from igmm.pipeline.spec import make_spec, point_key, point_seeds
 from igmm.pipeline.store import SpecMismatchError
 from pipeline.sweep_helpers import (
     TINY, TINY_RUNS, TINY_STEPS, TINY_TASKS, die_once, fail_on_point, hang_on_point, key_of, tiny_spec,
@@ -284,15 +285,30 @@ def test_a_folder_of_other_files_or_a_file_is_refused(tmp_path):
     assert result.exit_code == 2 and "is a file" in result.output
 
 
-def test_a_folder_keeps_the_backend_it_was_created_with(tmp_path, monkeypatch):
+def test_each_point_keeps_the_backend_it_was_first_run_on(tmp_path, monkeypatch):
     run_sweep(tiny_spec(), tmp_path, executor=SerialExecutor(), progress=False)
     manifest = yaml.safe_load((tmp_path / store.MANIFEST).read_text())
-    assert manifest["backend"] == "numpy"
-    # Whatever this machine would choose now, a resumed folder stays on its recorded backend ...
-    monkeypatch.setattr("igmm.pipeline.tasks.sweep_backend", lambda spec: "numba")
-    assert store.sweep_backend_of(tmp_path, tiny_spec()) == "numpy"
-    # ... and a folder recorded on a backend this machine cannot run is refused, untouched.
-    (tmp_path / store.MANIFEST).write_text(yaml.safe_dump(manifest | {"backend": "no-such-backend"}))
-    with pytest.raises(SpecMismatchError, match="no-such-backend"):
+    assert manifest["backends"] == {key_of(p, k): "numpy" for p in (0.0, 0.5) for k in (1, 7)}
+    # Whatever this machine would choose now, recorded points stay on their backend; new ones are resolved.
+    monkeypatch.setattr("igmm.dynamics.protocol.resolve_backend", lambda *args, **kwargs: "numba")
+    grown = tiny_spec(grid={"p": [0.0, 0.5, 0.9], "k": [1, 7]})
+    backends = store.sweep_backends_of(tmp_path, grown)
+    assert backends == manifest["backends"] | {key_of(0.9, 1): "numba", key_of(0.9, 7): "numba"}
+    assert yaml.safe_load((tmp_path / store.MANIFEST).read_text())["backends"] == backends
+    # A point recorded on a backend this machine cannot run is refused, and nothing is touched.
+    (tmp_path / store.MANIFEST).write_text(yaml.safe_dump(manifest | {"backends": {key_of(0.0, 1): "no-such"}}))
+    with pytest.raises(SpecMismatchError, match="no-such"):
         run_sweep(tiny_spec(replicates=6), tmp_path, executor=SerialExecutor(), progress=False)
     assert len(store.read_runs(tmp_path)) == TINY_RUNS
+
+
+def test_a_grid_over_dynamics_gives_each_point_a_backend_that_implements_it(tmp_path, monkeypatch):
+    """early-draft has numpy only; paper has numba too: "auto" must not send early-draft to numba."""
+    monkeypatch.setattr("igmm.dynamics.protocol.AUTO_MIN_WORK", 0)  # as if the sweep were large
+    spec = tiny_spec(grid={"dynamics": ["paper", "early-draft"]}, replicates=2)
+    outcome = run_sweep(spec, tmp_path, executor=SerialExecutor(), progress=False)
+    assert outcome.complete and not outcome.failed
+    backends = yaml.safe_load((tmp_path / store.MANIFEST).read_text())["backends"]
+    assert backends[point_key({"dynamics": "early-draft"})] == "numpy"
+    expected = "numba" if importlib.util.find_spec("numba") is not None else "numpy"
+    assert backends[point_key({"dynamics": "paper"})] == expected

@@ -14,7 +14,7 @@ from typing import Callable, TextIO
 from igmm.pipeline import store
 from igmm.pipeline.executors import Executor, ProcessPoolExecutor, TimedOutput, timed
 from igmm.pipeline.spec import SweepSpec
-from igmm.pipeline.tasks import SweepTask, TaskOutput, plan_tasks, run_task
+from igmm.pipeline.tasks import SweepTask, TaskOutput, describe_backends, plan_tasks, run_task
 from igmm.storage import write_yaml
 
 #: A task is tried this many times before it is recorded as failed.
@@ -139,12 +139,12 @@ def _run_locked(
 
     began, started = time.perf_counter(), provenance.now()
     resumed = store.prepare_directory(out_dir, spec, force=force)
-    backend = store.sweep_backend_of(out_dir, spec)
+    backends = store.sweep_backends_of(out_dir, spec)
     store.repair_journal(out_dir)
     good, problems = store.verify_shards(out_dir)
     store.remove_unverified(out_dir, good)
     finished = store.finished_runs(out_dir, good)
-    todo = plan_tasks(spec, finished, backend)
+    todo = plan_tasks(spec, finished, backends)
     n_done_before = sum(len(replicates & set(range(spec.replicates))) for key, replicates in finished.items()
                         if key in {key for key, _ in spec.keyed_points()})
     damaged = {problem.task for problem in problems}
@@ -154,7 +154,8 @@ def _run_locked(
     log = SweepLog(out_dir / store.LOG)
     for problem in problems:
         log.write("damaged", problem.task, detail=f"{problem.table}: {problem.problem}; run again")
-    log.write("start", detail=f"{len(todo)} tasks to run on {executor.description}, backend {backend}; "
+    log.write("start", detail=f"{len(todo)} tasks to run on {executor.description}, "
+                              f"backend {describe_backends(backends)}; "
                               f"{n_done_before} runs already done")
     steps_schema = _steps_schema(spec)
     with _progress_bar(spec.replicates * spec.n_points(), n_done_before, progress) as bar:
@@ -167,7 +168,7 @@ def _run_locked(
     outcome.seconds = time.perf_counter() - began
     _record_failures(out_dir, outcome.failed)
     provenance.write(provenance.record(spec.to_dict(), spec.digest(), spec.seed, started,
-                                       {"executor": executor.description, "backend": backend, "outcome": {
+                                       {"executor": executor.description, "backend": describe_backends(backends), "outcome": {
                                            "tasks": outcome.n_tasks, "done": outcome.n_done,
                                            "failed": len(outcome.failed), "runs_reused": outcome.n_skipped,
                                            "repaired": outcome.n_repaired}}), out_dir)

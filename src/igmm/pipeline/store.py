@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from igmm.config import LinesError
 from igmm.storage import file_sha256, write_npz, write_parquet, write_table, write_yaml
 from igmm.pipeline.tasks import parse_shard_name
 
@@ -64,12 +65,8 @@ RUN_KEYS = ["point", "replicate"]
 STEP_KEYS = ["point", "replicate", "t"]
 
 
-class SpecMismatchError(RuntimeError):
+class SpecMismatchError(LinesError, RuntimeError):
     """DIR holds a sweep of another spec; ``lines`` says what differs."""
-
-    def __init__(self, lines: list[str]):
-        self.lines = lines
-        super().__init__("\n".join(lines))
 
 
 class DirectoryLockedError(RuntimeError):
@@ -288,7 +285,7 @@ def prepare_directory(out_dir: Path, spec: SweepSpec, force: bool = False) -> bo
         remove_owned(out_dir)
     write_yaml(spec.to_dict(), out_dir / SPEC)
     write_parquet(points_table(spec, out_dir if resumed else None), out_dir / POINTS)
-    recorded = {"backend": manifest["backend"]} if resumed and manifest.get("backend") else {}
+    recorded = {"backends": manifest["backends"]} if resumed and manifest.get("backends") else {}
     write_yaml({"identity": _plain(spec.identity()), "spec_sha256": spec.digest(), "igmm_version": __version__}
                | recorded, out_dir / MANIFEST)
     return resumed
@@ -298,33 +295,41 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def sweep_backend_of(out_dir: Path, spec: SweepSpec) -> str:
-    """The backend every task of DIR runs on: the one recorded when DIR was created, else chosen now and recorded.
+def sweep_backends_of(out_dir: Path, spec: SweepSpec) -> dict[str, str]:
+    """The backend each point of DIR runs on: the one recorded when its first runs were made, else chosen now
+    (:func:`igmm.pipeline.tasks.point_backends`) and recorded in the manifest.
 
-    A folder keeps one backend, so its runs are bit-for-bit what ``spec.yaml``
+    A point keeps one backend, so its runs are bit-for-bit what ``spec.yaml``
     and that backend give (backends agree in distribution, not bit for bit).
+
+    Returns
+    -------
+    dict of point key -> backend name, for every point of ``spec``.
 
     Raises
     ------
     SpecMismatchError
-        DIR was run on a backend this machine lacks.
+        A point of DIR was run on a backend this machine cannot run.
     """
     from igmm.dynamics.protocol import stepper_factory
-    from igmm.pipeline.tasks import sweep_backend
+    from igmm.pipeline.tasks import point_backends
 
     path = Path(out_dir) / MANIFEST
     manifest = yaml.safe_load(path.read_text())
-    backend = manifest.get("backend")
-    if backend is None:
-        backend = sweep_backend(spec)
-        write_yaml(manifest | {"backend": backend}, path)
-        return backend
-    try:
-        stepper_factory(yaml.safe_load((Path(out_dir) / SPEC).read_text())["base"].get("dynamics", "paper"), backend)
-    except ValueError as error:
-        raise SpecMismatchError([f"{out_dir} was run on backend {backend!r}, which cannot run here ({error}); "
-                                 "install it to continue the sweep bit for bit, or use --force to start again"]) from None
-    return backend
+    keyed = dict(spec.keyed_points())
+    recorded = {key: name for key, name in (manifest.get("backends") or {}).items() if key in keyed}
+    new = point_backends(spec, keys=set(keyed) - set(recorded))
+    for key, name in recorded.items():
+        dynamics = {**spec.base, **keyed[key]}.get("dynamics", "paper")
+        try:
+            stepper_factory(dynamics, name)
+        except ValueError as error:
+            raise SpecMismatchError([f"{out_dir}: point {key} was run on backend {name!r}, which cannot run here "
+                                     f"({error}); install it to continue the sweep bit for bit, or use --force "
+                                     "to start again"]) from None
+    if new:
+        write_yaml(manifest | {"backends": (manifest.get("backends") or {}) | new}, path)
+    return recorded | new
 
 
 def _mismatch_lines(out_dir: Path, old: dict[str, Any], new: dict[str, Any]) -> list[str]:

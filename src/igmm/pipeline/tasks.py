@@ -9,6 +9,8 @@ executors run. The sweep's main process writes the shards it sends back
 from __future__ import annotations
 
 import time
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +44,7 @@ class SweepTask:
     timeout : float or None
         Seconds the task may run.
     backend : str or None
-        The sweep's backend (:func:`sweep_backend`), used when the configuration names none or says auto.
+        The point's backend (:func:`point_backends`), used when the configuration names none or says auto.
     """
 
     point: str
@@ -91,7 +93,7 @@ class TaskOutput:
 
 
 def plan_tasks(spec: SweepSpec, finished: dict[str, set[int]] | None = None,
-               backend: str | None = None) -> list[SweepTask]:
+               backends: dict[str, str] | None = None) -> list[SweepTask]:
     """Cut the runs a sweep still lacks into tasks of at most ``chunk_size`` consecutive replicates.
 
     Parameters
@@ -99,15 +101,15 @@ def plan_tasks(spec: SweepSpec, finished: dict[str, set[int]] | None = None,
     spec : SweepSpec
     finished : dict of point key -> set of replicate numbers, optional
         Runs already stored (a resumed or grown sweep); they are not planned again.
-    backend : str, optional
-        The sweep's backend (default: :func:`sweep_backend` on this machine).
+    backends : dict of point key -> backend, optional
+        Each point's backend (default: :func:`point_backends` on this machine).
 
     Returns
     -------
     list of SweepTask, ordered by point (grid order), then first replicate.
     """
     finished = finished or {}
-    backend = backend or sweep_backend(spec)
+    backends = backends or point_backends(spec)
     tasks = []
     for key, values in spec.keyed_points():
         done = finished.get(key, set())
@@ -115,7 +117,7 @@ def plan_tasks(spec: SweepSpec, finished: dict[str, set[int]] | None = None,
         for start, count in _runs_of_consecutive(missing, spec.chunk_size):
             tasks.append(SweepTask(point=key, config={**spec.base, **values}, seed=spec.seed, start=start,
                                    n_reps=count, save_ids=spec.save_ids, timeout=spec.task_timeout,
-                                   backend=backend))
+                                   backend=backends[key]))
     return tasks
 
 
@@ -130,34 +132,51 @@ def _runs_of_consecutive(numbers: list[int], chunk: int) -> list[tuple[int, int]
     return pieces
 
 
-#: Backend of a sweep whose configuration names none (or says ``auto``): the fastest installed backend
-#: whose runs are tested equal in distribution to numpy's (:func:`igmm.dynamics.protocol.resolve_backend`),
-#: chosen once per sweep (:func:`sweep_backend`) so that every task runs on the same one; the sweep's
-#: provenance and log say which.
+#: Backend of a sweep point whose configuration names none (or says ``auto``): the fastest installed
+#: backend that implements the point's dynamics and whose runs are tested equal in distribution to numpy's
+#: (:func:`igmm.dynamics.protocol.resolve_backend`), chosen once per point (:func:`point_backends`) and
+#: recorded in the folder's manifest, so that every task of a point runs on the same one.
 SWEEP_BACKEND = "auto"
 
 
-def sweep_backend(spec: SweepSpec, n_workers: int = 1) -> str:
-    """The backend of every task of ``spec`` on this machine.
+def point_backends(spec: SweepSpec, keys: Iterable[str] | None = None, n_workers: int = 1) -> dict[str, str]:
+    """The backend each point of ``spec`` runs on, on this machine.
 
-    A backend the base configuration names is kept; otherwise "auto" is
-    resolved for the first point's configuration, with the sweep's work per
-    worker (replicates x n_agents x T summed over the points, / ``n_workers``):
-    a small sweep stays on numpy, whose workers start at once.
+    A backend the point's configuration names is kept; otherwise "auto" is
+    resolved for that point's configuration (a grid over ``dynamics`` may get
+    numba for one dynamics and numpy for another that has no numba
+    implementation), with the sweep's work per worker (replicates x n_agents
+    x T summed over the points, / ``n_workers``): a small sweep stays on
+    numpy, whose workers start at once.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+    keys : iterable of str, optional
+        Point keys to resolve (default: every point).
+    n_workers : int
+
+    Returns
+    -------
+    dict of point key -> backend name
     """
-    points = list(spec.keyed_points())
-    values = points[0][1] if points else {}
-    config = make_config({"backend": SWEEP_BACKEND, **spec.base, **values})
-    if config.backend != "auto":
-        return config.backend
-    work = 0.0
-    for _, point_values in points:
-        point = {**spec.base, **point_values}
-        n_agents = point.get("n_agents", config.n_agents)
-        work += spec.replicates * n_agents * point.get("T", point.get("n_steps", config.n_steps))
     from igmm.dynamics.protocol import resolve_backend
 
-    return resolve_backend(config.dynamics, config, "auto", work=work / max(1, n_workers))
+    points = list(spec.keyed_points())
+    wanted = set(keys) if keys is not None else {key for key, _ in points}
+    configs = {key: make_config({"backend": SWEEP_BACKEND, **spec.base, **values}) for key, values in points}
+    work = sum(spec.replicates * config.n_agents * config.n_steps for config in configs.values())
+    return {key: config.backend if config.backend != "auto" else
+            resolve_backend(config.dynamics, config, "auto", work=work / max(1, n_workers))
+            for key, config in configs.items() if key in wanted}
+
+
+def describe_backends(backends: dict[str, str]) -> str:
+    """``numba`` when every point has it, else e.g. ``numba (2 points), numpy (1 point)``."""
+    counts = Counter(backends.values())
+    if len(counts) <= 1:
+        return next(iter(counts), "none")
+    return ", ".join(f"{name} ({n} point{'s' if n > 1 else ''})" for name, n in counts.most_common())
 
 
 def run_task(task: SweepTask) -> TaskOutput:

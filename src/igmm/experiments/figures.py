@@ -27,11 +27,8 @@ def _suptitle(fig, spec, note: str = "") -> None:
 
 
 def _title(variant) -> str:
-    """A panel's title: the variant, and which replicate is drawn (and how it was chosen), wrapped to the panel."""
-    import textwrap
-
-    chosen = variant.example_note or f"replicate {variant.example} of {len(variant.ids)}"
-    return "\n".join([_label(variant.keys), *textwrap.wrap(chosen, 36)])
+    """A panel's title: the variant, and which replicate is drawn (and how it was chosen)."""
+    return "\n".join([_label(variant.keys), variant.example_label or f"replicate {variant.example} of {len(variant.ids)}"])
 
 
 def _panels(spec, variants, out_dir: Path) -> list[Path]:

@@ -45,7 +45,9 @@ class VariantResult:
     example : int
         The replicate drawn in the figure.
     example_note : str
-        How it was chosen (part of the panel titles).
+        How it was chosen (``summary.md``).
+    example_label : str
+        The same, short, for the panel title.
     """
 
     keys: dict[str, Any]
@@ -55,6 +57,7 @@ class VariantResult:
     steps: pd.DataFrame
     example: int = 0
     example_note: str = ""
+    example_label: str = ""
 
     @property
     def traces(self) -> dict[str, np.ndarray]:
@@ -103,17 +106,21 @@ def sigma_stats(traces: dict[str, np.ndarray], floor: float) -> dict[str, np.nda
     return columns
 
 
-def choose_example(runs: pd.DataFrame, pattern: str | None) -> tuple[int, str]:
-    """The replicate an experiment draws, and how it was chosen (see :class:`~igmm.experiments.spec.ExampleRule`)."""
+def choose_example(runs: pd.DataFrame, pattern: str | None) -> tuple[int, str, str]:
+    """The replicate an experiment draws, how it was chosen (see :class:`~igmm.experiments.spec.ExampleRule`),
+    and the same in two short lines for a panel title."""
     if pattern is None:
-        return 0, ""
+        return 0, "", ""
     n_runs = len(runs)
     matches = np.flatnonzero(runs["pattern"].to_numpy() == pattern)
     if matches.size:
         index = int(matches[0])
-        return index, f"replicate {index}: the first of {n_runs} classified {pattern} ({matches.size} are)"
+        return (index, f"replicate {index}: the first of {n_runs} classified {pattern} ({matches.size} are)",
+                f"replicate {index}: first {pattern}\n({matches.size} of {n_runs} are)")
     index = int(np.argmax(runs["t_star"].to_numpy()))
-    return index, f"replicate {index}: none of {n_runs} is {pattern}; the one split longest (t* = {int(runs['t_star'].iloc[index])})"
+    t_star = int(runs["t_star"].iloc[index])
+    return (index, f"replicate {index}: none of {n_runs} is {pattern}; the one split longest (t* = {t_star})",
+            f"replicate {index}: split longest\n(t* = {t_star}; none {pattern})")
 
 
 def _variants(spec: ExperimentSpec, out_dir: Path) -> list[VariantResult]:
@@ -132,7 +139,7 @@ def _variants(spec: ExperimentSpec, out_dir: Path) -> list[VariantResult]:
 
             for name, values in sigma_stats(variant.traces, SIGMA_FLOOR).items():
                 variant.runs[name] = values
-        variant.example, variant.example_note = choose_example(point_runs, spec.example.pattern if spec.example else None)
+        variant.example, variant.example_note, variant.example_label = choose_example(point_runs, spec.example.pattern if spec.example else None)
         variants.append(variant)
     return variants
 

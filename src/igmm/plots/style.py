@@ -69,12 +69,22 @@ def wrap(text: str, width_inches: float, fontsize: float = 10.0) -> str:
     return "\n".join(textwrap.fill(line, characters) for line in str(text).splitlines() or [""])
 
 
+def axes_width(ax) -> float:
+    """The width in inches an axes will have: its share of the figure under a layout engine (which sets
+    positions only when drawing), else its current position."""
+    spec = ax.get_subplotspec()
+    if spec is not None and ax.figure.get_layout_engine() is not None:
+        n_cols = spec.get_geometry()[1]
+        span = spec.colspan.stop - spec.colspan.start
+        return ax.figure.get_figwidth() * 0.88 * span / n_cols  # ~12% go to tick labels and padding
+    return ax.get_position().width * ax.figure.get_figwidth()
+
+
 def set_title(ax, text: str | None, fontsize: float = 9.0) -> None:
     """An axes title wrapped to the axes' width, so it is never clipped."""
     if not text:
         return
-    width = ax.get_position().width * ax.figure.get_figwidth()
-    ax.set_title(wrap(text, width, fontsize), fontsize=fontsize)
+    ax.set_title(wrap(text, axes_width(ax), fontsize), fontsize=fontsize)
 
 
 def set_suptitle(fig, text: str | None, fontsize: float = 10.0) -> None:

@@ -166,7 +166,7 @@ def plot_trajectory_panels(runs_ids: Sequence[np.ndarray], titles: Sequence[str]
     fig, axes = plt.subplots(3, n_cols, figsize=(DOUBLE_COLUMN, 6.4), layout="constrained", squeeze=False)
     for col, (ids, title) in enumerate(zip(runs_ids, titles)):
         plot_ids(ids, ax=axes[0, col], n_labels=n_labels)
-        set_title(axes[0, col], title, fontsize=8 if n_cols > 2 else 9)
+        set_title(axes[0, col], title, fontsize=7.5 if n_cols > 3 else 8 if n_cols > 2 else 9)
         plot_silo_sizes(ids, n_labels, ax=axes[1, col])
         plot_stability(ids, ax=axes[2, col])
         for ax in axes[:, col]:

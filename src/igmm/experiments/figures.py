@@ -23,7 +23,8 @@ def _label(keys: dict) -> str:
 
 def _suptitle(fig, spec, note: str = "") -> None:
     """The experiment's title and base parameters, wrapped to the figure's width."""
-    set_suptitle(fig, f"{spec.title} ({_label(spec.base)})" + (f"; {note}" if note else ""))
+    shown = {key: value for key, value in spec.base.items() if key != "measures"}  # what is recorded, not a parameter
+    set_suptitle(fig, f"{spec.title} ({_label(shown)})" + (f"; {note}" if note else ""))
 
 
 def _title(variant) -> str:
@@ -73,7 +74,7 @@ def _sigma(spec, variants, out_dir: Path) -> list[Path]:
     traces = {"largest sigma (all components)": variant.traces["max_sigma"][example],
               "largest sigma of an agent's ID component": variant.traces["max_id_sigma"][example]}
     fig = plot_sigma_trace(variant.ids[example], traces, SIGMA_FLOOR)
-    _suptitle(fig, spec, note=f"replicate {example} of {len(variant.ids)}")
+    _suptitle(fig, spec, note=(variant.example_label or f"replicate {example} of {len(variant.ids)}").replace("\n", " "))
     return save_figure(fig, out_dir / "figure", FORMATS)
 
 

@@ -168,7 +168,8 @@ def summary_markdown(spec: ExperimentSpec, runs: pd.DataFrame, reads: pd.DataFra
     ]
     if variants and any(v.example_note for v in variants):
         lines += ["## Example runs drawn", ""]
-        lines += [f"- {', '.join(f'{k} = {val}' for k, val in v.keys.items())}: {v.example_note}" for v in variants]
+        lines += [f"- {', '.join(f'{k} = {val}' for k, val in v.keys.items()) or 'the run drawn'}: {v.example_note}"
+                  for v in variants]
         lines.append("")
     lines += [
         "## Beside the paper's reads", "",

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -46,6 +47,17 @@ def test_bad_values_exit_2_with_one_line_each_and_no_traceback(tmp_path):
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert "error: p: 1.5 is not allowed" in result.output
+
+
+@pytest.mark.parametrize("flag", ["--network", "--initial", "--modifier", "--dynamics-option"])
+def test_an_empty_flag_value_is_refused_not_read_as_the_default(tmp_path, flag):
+    """``--network ''`` once ran the default k-nearest graph with exit 0 (found by the fuzz pass)."""
+    out = tmp_path / "o"
+    result = runner.invoke(app, ["run", "--T", "3", flag, "", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.output.startswith(f"error: {flag}: '' is not allowed")
+    assert not out.exists()
 
 
 def test_unknown_yaml_key_and_missing_file(tmp_path):

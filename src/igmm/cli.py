@@ -93,8 +93,8 @@ def run(
         resolved = make_config(
             values, source=str(config) if config else None, n_agents=n_agents, n_components=n_components, p=p, k=k,
             r=r, T=T, sigma=sigma, delta=delta, geometry=geometry, dynamics=dynamics, rag_policy=rag_policy,
-            em_iterations=em_iterations, network=typed_values(parse_network_option(network)) if network else None,
-            initial=parse_named([initial], "--initial")[0] if initial else None,
+            em_iterations=em_iterations, network=typed_values(parse_network_option(network)) if network is not None else None,
+            initial=parse_named([initial], "--initial")[0] if initial is not None else None,
             modifiers=parse_named(modifier, "--modifier") or None,
             dynamics_options=_dynamics_options(dynamics_option, values),
             measures=list(measure) if measure else None, plugins=list(plugin) if plugin else None, backend=backend,
@@ -116,6 +116,9 @@ def _dynamics_options(texts: list[str] | None, values: dict) -> dict | None:
         return None
     from igmm.networks import parse_key_values
 
+    for text in texts:  # an empty flag is a mistake, not "no options"
+        if "=" not in text:
+            raise ValueError(f"--dynamics-option: {text!r} is not allowed: write key=value, e.g. epsilon=0.3")
     parsed = typed_values(parse_key_values("options:" + ",".join(texts), "--dynamics-option"))
     parsed.pop("kind")
     return dict(values.get("dynamics_options") or {}) | parsed

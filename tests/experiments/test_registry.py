@@ -91,25 +91,16 @@ def test_quick_results_go_to_their_own_folder():
 
 def test_an_experiment_resumes_after_a_kill_with_the_same_tables(tmp_path):
     """`igmm reproduce` runs on the one pipeline: kill it mid-sweep, run it again, get the uninterrupted tables."""
-    import os
-    import signal
-    import subprocess
     import sys
-    import time
 
     import pandas as pd
 
     from igmm.pipeline import store
+    from pipeline.sweep_helpers import kill_after_tasks
 
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "igmm", "reproduce", "p-k-grid", "--quick", "--serial", "--out", str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while len(store.read_journal(out)) < 2 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.01)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    finished_before = len(store.read_journal(out))
+    finished_before = kill_after_tasks(command, out, 2)
     assert 2 <= finished_before < 12, "the kill came too late to test anything"
     resumed = CliRunner().invoke(app, ["reproduce", "p-k-grid", "--quick", "--serial", "--out", str(out)])
     assert resumed.exit_code == 0, resumed.output

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -53,3 +55,16 @@ def hang_on_point(point: str, task: SweepTask) -> TaskOutput:
         while True:
             time.sleep(0.05)
     return run_task(task)
+
+
+def kill_after_tasks(command: list[str], out: Path, n_finished: int, timeout: float = 60.0) -> int:
+    """Start ``command``, SIGKILL it once ``out``'s journal holds ``n_finished`` tasks; return how many it held then."""
+    from igmm.pipeline import store
+
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while len(store.read_journal(out)) < n_finished and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    return len(store.read_journal(out))

@@ -3,8 +3,6 @@
 import functools
 import importlib.util
 import os
-import signal
-import subprocess
 import sys
 import time
 
@@ -24,7 +22,8 @@ from igmm.pipeline.runner import run_sweep
 from igmm.pipeline.spec import make_spec, point_key, point_seeds
 from igmm.pipeline.store import SpecMismatchError
 from pipeline.sweep_helpers import (
-    TINY, TINY_RUNS, TINY_STEPS, TINY_TASKS, die_once, fail_on_point, hang_on_point, key_of, tiny_spec,
+    TINY, TINY_RUNS, TINY_STEPS, TINY_TASKS, die_once, fail_on_point, hang_on_point, key_of, kill_after_tasks,
+    tiny_spec,
 )
 
 cli = CliRunner()
@@ -123,13 +122,7 @@ def test_resume_after_sigkill_of_the_sweep_process(tmp_path, serial_reference, e
     slow = {**TINY, "chunk_size": 1}  # 20 tasks, one replicate each
     spec_path.write_text(yaml.safe_dump(slow, sort_keys=False))
     command = [sys.executable, "-m", "igmm", "sweep", str(spec_path), "--out", str(out), executor_flag]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while len(store.read_journal(out)) < 3 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.01)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    finished_before = len(store.read_journal(out))
+    finished_before = kill_after_tasks(command, out, 3)
     assert 3 <= finished_before < 20, "the kill came too late to test anything"
     outcome = run_sweep(make_spec(slow), out, executor=SerialExecutor(), progress=False)
     assert outcome.resumed and outcome.n_skipped == finished_before and outcome.n_done == 20 - finished_before

@@ -118,6 +118,19 @@ def test_no_title_is_clipped(result):
         assert _outside(fig) == []
 
 
+def test_titles_wrap_between_words_never_inside_key_equals_value_or_a_ratio():
+    """The demo figure once broke "T = 100" into "T =" and "100" on two lines."""
+    from igmm.plots.style import wrap
+
+    text = "dynamics = early-draft, T = 100\nreplicate 12: first unstable; time against delta / sigma"
+    for width in (1.2, 1.55, 2.0, 3.0):
+        lines = wrap(text, width, 7.5).splitlines()
+        joined = " ".join(" ".join(lines).split()).replace("- ", "-")  # a long word may break after a hyphen
+        assert joined == " ".join(text.split())  # nothing lost or added
+        assert not any(line[-1:] in "=/" or line[:1] in "=/" for line in lines), lines
+        assert "\u00a0" not in "".join(lines)
+
+
 def test_a_silo_has_one_colour_in_the_id_and_silo_size_panels_and_a_key(result):
     ids = result.ids[0]
     fig_ids, fig_sizes = plot_ids(ids, n_labels=30), plot_silo_sizes(ids, 30)

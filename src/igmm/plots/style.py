@@ -63,10 +63,20 @@ def id_colourbar(fig, ax, n_labels: int, label: str = "silo (ID)"):
     return bar
 
 
+#: Stands in for the spaces of " = " and " / " while wrapping, so that "T = 100" or "delta / sigma" never
+#: breaks across lines.
+_GLUE = "\u00a0"
+
+
 def wrap(text: str, width_inches: float, fontsize: float = 10.0) -> str:
-    """``text`` broken into lines that fit ``width_inches`` at ``fontsize`` points (about 0.55 em per character)."""
+    """``text`` broken into lines that fit ``width_inches`` at ``fontsize`` points (about 0.55 em per character).
+
+    Lines break between words, never inside ``key = value`` or ``a / b``.
+    """
     characters = max(20, int(width_inches * 72 / (0.55 * fontsize)))
-    return "\n".join(textwrap.fill(line, characters) for line in str(text).splitlines() or [""])
+    lines = (line.replace(" = ", f"{_GLUE}={_GLUE}").replace(" / ", f"{_GLUE}/{_GLUE}")
+             for line in str(text).splitlines() or [""])
+    return "\n".join(textwrap.fill(line, characters) for line in lines).replace(_GLUE, " ")
 
 
 def axes_width(ax) -> float:

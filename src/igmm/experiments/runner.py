@@ -25,6 +25,7 @@ from igmm.experiments.spec import ExperimentSpec, load_spec
 from igmm.pipeline import store
 from igmm.pipeline.spec import make_spec, point_key
 from igmm.storage import write_parquet, write_text
+from igmm.tables import STEP_SCHEMA
 
 
 @dataclass(eq=False)
@@ -62,12 +63,9 @@ class VariantResult:
     @property
     def traces(self) -> dict[str, np.ndarray]:
         """Extra per-step measures as arrays of shape (n_reps, n_steps + 1)."""
-        extra = [c for c in self.steps.columns if c not in _STEP_BASE]
+        extra = [c for c in self.steps.columns if c not in STEP_SCHEMA.names]
         n_reps = self.ids.shape[0]
         return {name: self.steps[name].to_numpy().reshape(n_reps, -1) for name in extra}
-
-
-_STEP_BASE = ("point", "replicate", "t", "n_silos", "stability", "largest_silo", "polarized")
 
 
 @dataclass(eq=False)

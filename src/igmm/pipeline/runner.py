@@ -145,8 +145,8 @@ def _run_locked(
     store.remove_unverified(out_dir, good)
     finished = store.finished_runs(out_dir, good)
     todo = plan_tasks(spec, finished, backends)
-    n_done_before = sum(len(replicates & set(range(spec.replicates))) for key, replicates in finished.items()
-                        if key in {key for key, _ in spec.keyed_points()})
+    wanted = set(range(spec.replicates))
+    n_done_before = sum(len(replicates & wanted) for key, replicates in finished.items() if key in backends)
     damaged = {problem.task for problem in problems}
     outcome = SweepOutcome(n_tasks=len(todo), n_skipped=n_done_before, resumed=resumed, n_repaired=len(damaged))
     owns_executor = executor is None

@@ -314,8 +314,7 @@ def sweep_backends_of(out_dir: Path, spec: SweepSpec) -> dict[str, str]:
     from igmm.dynamics.protocol import stepper_factory
     from igmm.pipeline.tasks import point_backends
 
-    path = Path(out_dir) / MANIFEST
-    manifest = yaml.safe_load(path.read_text())
+    manifest = read_manifest(out_dir)
     keyed = dict(spec.keyed_points())
     recorded = {key: name for key, name in (manifest.get("backends") or {}).items() if key in keyed}
     new = point_backends(spec, keys=set(keyed) - set(recorded))
@@ -328,7 +327,7 @@ def sweep_backends_of(out_dir: Path, spec: SweepSpec) -> dict[str, str]:
                                      f"({error}); install it to continue the sweep bit for bit, or use --force "
                                      "to start again"]) from None
     if new:
-        write_yaml(manifest | {"backends": (manifest.get("backends") or {}) | new}, path)
+        write_yaml(manifest | {"backends": (manifest.get("backends") or {}) | new}, Path(out_dir) / MANIFEST)
     return recorded | new
 
 

@@ -139,22 +139,21 @@ def _runs_of_consecutive(numbers: list[int], chunk: int) -> list[tuple[int, int]
 SWEEP_BACKEND = "auto"
 
 
-def point_backends(spec: SweepSpec, keys: Iterable[str] | None = None, n_workers: int = 1) -> dict[str, str]:
+def point_backends(spec: SweepSpec, keys: Iterable[str] | None = None) -> dict[str, str]:
     """The backend each point of ``spec`` runs on, on this machine.
 
     A backend the point's configuration names is kept; otherwise "auto" is
     resolved for that point's configuration (a grid over ``dynamics`` may get
     numba for one dynamics and numpy for another that has no numba
-    implementation), with the sweep's work per worker (replicates x n_agents
-    x T summed over the points, / ``n_workers``): a small sweep stays on
-    numpy, whose workers start at once.
+    implementation), with the whole sweep's work (replicates x n_agents x T
+    summed over the points): a small sweep stays on numpy, whose workers
+    start at once.
 
     Parameters
     ----------
     spec : SweepSpec
     keys : iterable of str, optional
         Point keys to resolve (default: every point).
-    n_workers : int
 
     Returns
     -------
@@ -164,10 +163,12 @@ def point_backends(spec: SweepSpec, keys: Iterable[str] | None = None, n_workers
 
     points = list(spec.keyed_points())
     wanted = set(keys) if keys is not None else {key for key, _ in points}
+    if not wanted:  # a resumed sweep with every point recorded
+        return {}
     configs = {key: make_config({"backend": SWEEP_BACKEND, **spec.base, **values}) for key, values in points}
     work = sum(spec.replicates * config.n_agents * config.n_steps for config in configs.values())
     return {key: config.backend if config.backend != "auto" else
-            resolve_backend(config.dynamics, config, "auto", work=work / max(1, n_workers))
+            resolve_backend(config.dynamics, config, "auto", work=work)
             for key, config in configs.items() if key in wanted}
 
 

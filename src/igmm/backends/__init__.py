@@ -17,20 +17,25 @@ lock-step on an accelerator with random numbers drawn on the device.
 
 from igmm.dynamics.protocol import BACKENDS
 
-__all__ = ["BACKENDS", "BUILTIN_POLICIES", "diagonal_builtin_policies_only"]
+__all__ = ["BACKENDS", "BUILTIN_POLICIES", "diagonal_builtin_policies_only", "unsupported_reason"]
 
 #: The database policies the compiled and tensor backends implement (a researcher's own needs numpy).
 BUILTIN_POLICIES = ("farthest", "oldest", "random")
 
 
-def diagonal_builtin_policies_only(config) -> str | None:
-    """Why a numba or torch stepper cannot run ``config`` (checked at validation), or None.
+def unsupported_reason(geometry, rag_policy: str) -> str | None:
+    """Why a numba or torch stepper cannot run this geometry and database policy, or None.
 
     Both implement diagonal covariances and the three built-in database policies only.
     """
-    if config.build_geometry().variances is None:
-        return "it supports diagonal covariances only (got full covariance matrices); use backend numpy"
-    if config.rag_policy not in BUILTIN_POLICIES:
-        return (f"database policy {config.rag_policy!r} is not compiled into it (it knows "
+    if geometry.variances is None:
+        return "it supports diagonal covariances only (got full covariances); use backend numpy"
+    if rag_policy not in BUILTIN_POLICIES:
+        return (f"database policy {rag_policy!r} is not compiled into it (it knows "
                 f"{', '.join(BUILTIN_POLICIES)}); use backend numpy")
     return None
+
+
+def diagonal_builtin_policies_only(config) -> str | None:
+    """:func:`unsupported_reason` of a configuration (the steppers' ``unsupported``, checked at validation)."""
+    return unsupported_reason(config.build_geometry(), config.rag_policy)

@@ -31,10 +31,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numba  # noqa: F401  (the backend needs it: a missing numba fails here, named by stepper_factory)
+import numba  # a missing numba fails here, named by stepper_factory
 import numpy as np
 
-from igmm.backends import diagonal_builtin_policies_only
+from igmm.backends import diagonal_builtin_policies_only, unsupported_reason
 from igmm.dynamics.initial import initial_state
 from igmm.dynamics.partners import DENSE_MAX_AGENTS, k_nearest
 from igmm.dynamics.protocol import register_dynamics
@@ -48,17 +48,8 @@ _COMPLETE, _NEAREST, _LISTS = 0, 1, 2
 _AGENTS_PARALLEL_MIN = 20_000
 
 
-def _numba():
-    try:
-        import numba
-    except ImportError as err:  # pragma: no cover - depends on the install
-        raise ImportError("backend \"numba\" needs numba: pip install 'interacting-gmm[numba]'") from err
-    return numba
-
-
 def _kernels(parallel: bool):
     """The compiled batch step and dense k-nearest search (serial, or over the replicates in parallel)."""
-    _numba()
     from igmm.backends import _numba_kernels as kernels
 
     if parallel:
@@ -101,15 +92,12 @@ class NumbaStepper:
 
     def __init__(self, params: ModelParams, rngs: Sequence[np.random.Generator], state: PopulationState | None = None):
         geometry = params.geometry
-        if geometry.variances is None:
-            raise ValueError("backend numba: full covariances are not supported; use backend numpy")
-        if params.rag_policy not in _POLICIES:
-            raise ValueError(f"backend numba: rag_policy {params.rag_policy!r} is not compiled (it knows "
-                             f"{', '.join(_POLICIES)}); use backend numpy")
+        if (reason := unsupported_reason(geometry, params.rag_policy)) is not None:
+            raise ValueError(f"backend numba: {reason}")
         state = state if state is not None else initial_state(params, rngs)
         self.params = params
         self.kernel, self.nearest_kernel = _kernels(self.parallel)
-        if self.parallel and state.n_reps < _numba().get_num_threads() and state.n_agents >= _AGENTS_PARALLEL_MIN:
+        if self.parallel and state.n_reps < numba.get_num_threads() and state.n_agents >= _AGENTS_PARALLEL_MIN:
             self.kernel = _agents_kernel()  # fewer replicates than cores: spread each one's agents instead
         self.noise = HostNoise(rngs, state.n_agents, normal_shape=(2, geometry.n_dims))
         self.weights_ = np.ascontiguousarray(state.weights, dtype=np.float64).copy()

@@ -13,25 +13,17 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-import torch  # noqa: F401  (the backend needs it: a missing torch fails here, named by stepper_factory)
+import torch  # a missing torch fails here, named by stepper_factory
 
-from igmm.backends import diagonal_builtin_policies_only
+from igmm.backends import diagonal_builtin_policies_only, unsupported_reason
 from igmm.dynamics.initial import initial_state
-from igmm.dynamics.paper import LayoutState, flat_indices, from_layout, nearest_partners, to_layout
+from igmm.dynamics.paper import LayoutState, absorbing_mask, flat_indices, from_layout, nearest_partners, to_layout
 from igmm.dynamics.partners import choose_partners, k_nearest
 from igmm.dynamics.protocol import register_dynamics
 from igmm.dynamics.state import (
     U_ANSWER, U_MIRROR, U_PARTNER, U_QUERY, U_SLOT_OWN, U_SLOT_PARTNER, HostNoise, ModelParams, PopulationState,
 )
 from igmm.model.em import EXP_UNDERFLOW
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError as err:  # pragma: no cover - depends on the install
-        raise ImportError("backend \"torch\" needs PyTorch: pip install torch==2.13.0 (CPU build)") from err
-    return torch
 
 
 @register_dynamics("paper", backend="torch")
@@ -42,13 +34,10 @@ class TorchStepper:
 
     def __init__(self, params: ModelParams, rngs: Sequence[np.random.Generator], state: PopulationState | None = None,
                  device: str | None = None):
-        torch = _torch()
-        if params.geometry.variances is None:
-            raise ValueError("backend torch: full covariances are not supported; use backend numpy")
-        if params.rag_policy not in ("farthest", "oldest", "random"):
-            raise ValueError(f"backend torch: rag_policy {params.rag_policy!r} is not implemented; use backend numpy")
+        if (reason := unsupported_reason(params.geometry, params.rag_policy)) is not None:
+            raise ValueError(f"backend torch: {reason}")
         state = state if state is not None else initial_state(params, rngs)
-        self.torch, self.params = torch, params
+        self.params = params
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.noise = HostNoise(rngs, state.n_agents, normal_shape=(2, params.geometry.n_dims))
         layout = to_layout(state)
@@ -60,8 +49,8 @@ class TorchStepper:
         self.means = as_tensor(geometry.means)  # (K, d)
         self.variances = as_tensor(geometry.variances)  # (K, d)
         self.log_det = as_tensor(geometry._log_det)
-        frozen = params.frozen_mask()
-        self.absorb = None if frozen is None else as_tensor(np.tile(~frozen, self.n_reps))
+        absorbing = absorbing_mask(params, self.n_reps)
+        self.absorb = None if absorbing is None else as_tensor(absorbing)
         self._nearest = None
 
     @property
@@ -72,7 +61,7 @@ class TorchStepper:
         return self.weights_.T.reshape(self.n_reps, self.n_agents, -1).cpu().numpy()
 
     def ids(self) -> np.ndarray:
-        return self.torch.argmax(self.weights_, dim=0).reshape(self.n_reps, self.n_agents).cpu().numpy()
+        return torch.argmax(self.weights_, dim=0).reshape(self.n_reps, self.n_agents).cpu().numpy()
 
     def nearest(self) -> np.ndarray | None:
         params = self.params
@@ -100,7 +89,7 @@ class TorchStepper:
                                noise.uniforms[..., U_PARTNER], neighbours=params.neighbours)
 
     def step(self) -> None:
-        torch, noise = self.torch, self.noise.next()
+        noise = self.noise.next()
         n_batch = self.weights_.shape[1]
         partners = torch.as_tensor(flat_indices(self._partners(noise)), device=self.device)
         uniforms = torch.as_tensor(noise.uniforms.reshape(n_batch, -1), device=self.device)
@@ -138,7 +127,7 @@ class TorchStepper:
         return weights
 
     def _sample_components(self, weights, uniforms):
-        cdf = self.torch.cumsum(weights, dim=0)
+        cdf = torch.cumsum(weights, dim=0)
         index = (cdf < uniforms * cdf[-1]).sum(dim=0)
         return index.clamp(max=weights.shape[0] - 1)
 
@@ -151,7 +140,7 @@ class TorchStepper:
         log_dens = -0.5 * ((diff * diff / self.variances[:, :, None]).sum(dim=1) + self.log_det[:, None]
                            + self.means.shape[1] * float(np.log(2.0 * np.pi)))
         log_dens = log_dens - log_dens.max(dim=0).values
-        return self.torch.where(log_dens > EXP_UNDERFLOW, log_dens.exp(), self.torch.zeros_like(log_dens))
+        return torch.where(log_dens > EXP_UNDERFLOW, log_dens.exp(), torch.zeros_like(log_dens))
 
     def _slot(self, rag, ages, point, uniforms):
         policy, rag_size = self.params.rag_policy, rag.shape[0]

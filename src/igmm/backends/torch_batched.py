@@ -60,6 +60,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from igmm.backends import diagonal_builtin_policies_only, unsupported_reason
 from igmm.dynamics.initial import initial_state
 from igmm.dynamics.protocol import register_dynamics
 from igmm.dynamics.state import (
@@ -67,7 +68,6 @@ from igmm.dynamics.state import (
 )
 from igmm.model.em import EXP_UNDERFLOW
 
-_POLICIES = ("farthest", "oldest", "random")
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
@@ -242,15 +242,7 @@ class TorchBatchedStepper:
         """Worth choosing automatically (``backend: auto``): only with a CUDA device (on a CPU numpy is faster)."""
         return bool(torch.cuda.is_available())
 
-    @staticmethod
-    def unsupported(config) -> str | None:
-        """Why this backend cannot run ``config`` (checked when the configuration is validated), or None."""
-        if config.build_geometry().variances is None:
-            return "it supports diagonal covariances only (got full covariance matrices); use backend numpy"
-        if config.rag_policy not in _POLICIES:
-            return (f"database policy {config.rag_policy!r} is not implemented in it (it knows farthest, oldest, "
-                    "random); use backend numpy")
-        return None
+    unsupported = staticmethod(diagonal_builtin_policies_only)
 
     def __init__(self, params: ModelParams, rngs: Sequence[np.random.Generator], state: PopulationState | None = None,
                  device=None, dtype=None, compile: bool | None = None):
@@ -259,11 +251,8 @@ class TorchBatchedStepper:
         dtype = dtype if dtype is not None else chosen["dtype"]
         compile = chosen["compile"] if compile is None else compile
         geometry = params.geometry
-        if geometry.variances is None:
-            raise ValueError("backend torch-batched: full covariances are not supported; use backend numpy")
-        if params.rag_policy not in _POLICIES:
-            raise ValueError(f"backend torch-batched: rag_policy {params.rag_policy!r} is not implemented; "
-                             "use backend numpy")
+        if (reason := unsupported_reason(geometry, params.rag_policy)) is not None:
+            raise ValueError(f"backend torch-batched: {reason}")
         state = state if state is not None else initial_state(params, rngs)
         self.params, self.device, self.dtype = params, device, dtype
         self.time = state.time

@@ -312,7 +312,7 @@ def paper_step(layout: LayoutState, params: ModelParams, noise: StepNoise, partn
     # 5. Answer y_i ~ pi~.
     answer = sample_points(geometry, sample_components(answer_weights, uniforms[:, U_ANSWER]), normals[:, 1])
     # 6. The agent absorbs the answer (in place: the partners' copies are already taken) and refits.
-    absorb = _absorbing(params, layout.n_reps)
+    absorb = absorbing_mask(params, layout.n_reps)
     slot = choose_slot(params.rag_policy, layout.rag, layout.ages, answer, uniforms[:, U_SLOT_OWN])
     old_weights = layout.weights
     if layout.offsets is None:
@@ -329,7 +329,7 @@ def paper_step(layout: LayoutState, params: ModelParams, noise: StepNoise, partn
     layout.time = time
 
 
-def _absorbing(params: ModelParams, n_reps: int) -> np.ndarray | None:
+def absorbing_mask(params: ModelParams, n_reps: int) -> np.ndarray | None:
     """Which agents absorb their answer (all but the frozen ones), shape (n_batch,); None when all do."""
     frozen = params.frozen_mask()
     return None if frozen is None else np.tile(~frozen, n_reps)
@@ -396,7 +396,7 @@ class PaperStepper:
         return from_layout(self.layout)
 
 
-@register_dynamics("early-draft", backend="numpy", exact_one_hot=True)
+@register_dynamics("early-draft", backend="numpy")
 class EarlyDraftStepper(PaperStepper):
     """The early-draft variant: refit on one's own database, then the paper step (module docstring)."""
 

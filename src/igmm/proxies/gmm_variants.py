@@ -52,17 +52,17 @@ import numpy as np
 
 from igmm.dynamics.paper import (
     PaperStepper,
+    absorbing_mask,
     flat_indices,
     from_layout,
     gather,
     nearest_partners,
-    paper_step,
     sample_points,
     to_layout,
 )
-from igmm.dynamics.partners import choose_partners, k_nearest
+from igmm.dynamics.partners import k_nearest
 from igmm.dynamics.protocol import register_dynamics
-from igmm.dynamics.state import U_MIRROR, U_PARTNER, U_QUERY, U_SLOT_OWN, ModelParams, StepNoise
+from igmm.dynamics.state import U_QUERY, U_SLOT_OWN, ModelParams, StepNoise
 from igmm.model.em import em_step, sample_components
 from igmm.model.rag import choose_slot, write_point
 from igmm.proxies.common import option_values
@@ -122,29 +122,20 @@ def answer_table(answers: np.ndarray, n_reps: int, k: int) -> np.ndarray:
     return k_nearest(batch_first, k)
 
 
-@register_dynamics("answer-graph", backend="numpy")
-class AnswerGraphStepper(PaperStepper):
-    """The paper step with partners ranked by this step's answers (module docstring).
+class _AnswerRankedStepper(PaperStepper):
+    """A paper stepper whose partners may be ranked by this step's answers.
 
-    ``neighbourhoods()`` (the polarization flag) reports the k nearest by the
-    last step's answers, as the language models' analysis does with their
+    ``neighbourhoods()`` (the polarization flag) then reports the k nearest by
+    the last step's answers, as the language models' analysis does with their
     answer embeddings; before the first step, by the weights.
     """
 
     _answer_nearest: np.ndarray | None = None
 
-    def partners(self, noise: StepNoise) -> np.ndarray:
-        params, layout = self.params, self.layout
-        if not self._uses_nearest():  # complete graph or static network: the paper's rule
-            return super().partners(noise)
-        answers = own_answers(layout.weights, params, noise)
-        self._answer_nearest = answer_table(answers, layout.n_reps, params.k)
-        return nearest_partners(self._answer_nearest, params, noise)
-
-    def step(self) -> None:
-        noise = self.noise.next()
-        paper_step(self.layout, self.params, noise, self.partners(noise))
-        self._nearest, self._ids = None, None
+    def answer_partners(self, answers: np.ndarray, noise: StepNoise) -> np.ndarray:
+        """Partners among the k nearest by ``answers`` (n_dims, n_batch), with mirroring; shape (n_reps, n_agents)."""
+        self._answer_nearest = answer_table(answers, self.layout.n_reps, self.params.k)
+        return nearest_partners(self._answer_nearest, self.params, noise)
 
     def neighbourhoods(self) -> np.ndarray | None:
         if self._answer_nearest is not None and self.params.neighbours is None:
@@ -152,12 +143,21 @@ class AnswerGraphStepper(PaperStepper):
         return super().neighbourhoods()
 
 
+@register_dynamics("answer-graph", backend="numpy")
+class AnswerGraphStepper(_AnswerRankedStepper):
+    """The paper step with partners ranked by this step's answers (module docstring)."""
+
+    def partners(self, noise: StepNoise) -> np.ndarray:
+        if not self._uses_nearest():  # complete graph or static network: the paper's rule
+            return super().partners(noise)
+        return self.answer_partners(own_answers(self.layout.weights, self.params, noise), noise)
+
+
 @register_dynamics("lm-exchange", backend="numpy", options=lm_exchange_options)
-class LanguageModelExchangeStepper(PaperStepper):
+class LanguageModelExchangeStepper(_AnswerRankedStepper):
     """The language models' exchange with the paper's r-point memory (module docstring)."""
 
     declare = staticmethod(lm_exchange_options)
-    _answer_nearest: np.ndarray | None = None
 
     def __init__(self, params, rngs, state=None):
         super().__init__(params, rngs, state)
@@ -167,14 +167,9 @@ class LanguageModelExchangeStepper(PaperStepper):
 
     def exchange_partners(self, answers: np.ndarray, noise: StepNoise) -> np.ndarray:
         """Each agent's partner, shape (n_reps, n_agents): by answers or weights, with mirroring."""
-        params, layout = self.params, self.layout
-        if not self._uses_nearest():
-            return choose_partners(layout.batch_weights(), params.k, params.p, noise.uniforms[..., U_MIRROR],
-                                   noise.uniforms[..., U_PARTNER], neighbours=params.neighbours)
-        if self.settings["graph"] == "weights":
-            return nearest_partners(self.nearest(), params, noise)
-        self._answer_nearest = answer_table(answers, layout.n_reps, params.k)
-        return nearest_partners(self._answer_nearest, params, noise)
+        if not self._uses_nearest() or self.settings["graph"] == "weights":  # the paper's rule
+            return self.partners(noise)
+        return self.answer_partners(answers, noise)
 
     def step(self) -> None:
         noise = self.noise.next()
@@ -185,17 +180,12 @@ class LanguageModelExchangeStepper(PaperStepper):
         layout.time += 1
         self._nearest, self._ids = None, None
 
-    def absorbing(self) -> np.ndarray | None:
-        """Which agents take their answer (all but frozen ones), shape (n_batch,); None when all do."""
-        frozen = self.params.frozen_mask()
-        return None if frozen is None else np.tile(~frozen, self.layout.n_reps)
-
     def absorb(self, received: np.ndarray, noise: StepNoise) -> None:
         """Store the received answers (n_dims, n_batch) in the policy's slot and refit (the paper's memory)."""
         layout, params = self.layout, self.params
         n_batch = layout.weights.shape[1]
         uniforms = noise.uniforms.reshape(n_batch, -1)
-        absorb = self.absorbing()
+        absorb = absorbing_mask(self.params, self.layout.n_reps)
         slot = choose_slot(params.rag_policy, layout.rag, layout.ages, received, uniforms[:, U_SLOT_OWN])
         old = layout.weights
         write_point(layout.rag, layout.dens, layout.ages, slot, received, params.geometry.scaled_densities(received),
@@ -203,11 +193,6 @@ class LanguageModelExchangeStepper(PaperStepper):
         layout.weights = em_step(layout.weights, layout.dens, params.eps, params.em_iterations)
         if absorb is not None:
             layout.weights = np.where(absorb, layout.weights, old)
-
-    def neighbourhoods(self) -> np.ndarray | None:
-        if self._answer_nearest is not None and self.params.neighbours is None:
-            return self._answer_nearest
-        return super().neighbourhoods()
 
 
 @register_dynamics("one-entry", backend="numpy", options=one_entry_options)
@@ -219,7 +204,7 @@ class OneEntryStepper(LanguageModelExchangeStepper):
     def absorb(self, received: np.ndarray, noise: StepNoise) -> None:
         layout, params = self.layout, self.params
         n_batch = layout.weights.shape[1]
-        absorb = self.absorbing()
+        absorb = absorbing_mask(self.params, self.layout.n_reps)
         rows = np.arange(n_batch) if absorb is None else np.flatnonzero(absorb)
         point_dens = params.geometry.scaled_densities(received)  # (n_components, n_batch)
         layout.rag[:, :, rows] = received[None, :, rows]

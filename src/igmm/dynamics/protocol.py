@@ -138,9 +138,6 @@ class Dynamics:
     ----------
     name : str
     steppers : dict of backend name -> stepper factory
-    exact_one_hot : bool
-        Its agents start exactly one-hot (weights 1 and 0) under the default
-        initial rule (the early-draft variant), instead of 1 - eps and eps / K.
     options : callable or None
         A function whose keyword-only parameters are the dynamics' options
         (``dynamics_options`` in a configuration, checked against them and
@@ -149,12 +146,10 @@ class Dynamics:
 
     name: str
     steppers: dict[str, StepperFactory] = field(default_factory=dict)
-    exact_one_hot: bool = False
     options: Callable | None = None
 
 
-def register_dynamics(name: str, backend: str = "numpy", *, exact_one_hot: bool | None = None,
-                      options: Callable | None = None, replace: bool = False):
+def register_dynamics(name: str, backend: str = "numpy", *, options: Callable | None = None, replace: bool = False):
     """Decorator registering a stepper class (or a step function) as ``name`` on ``backend``.
 
     Parameters
@@ -163,8 +158,6 @@ def register_dynamics(name: str, backend: str = "numpy", *, exact_one_hot: bool 
         The dynamics' name, as written in ``dynamics:`` of a configuration.
     backend : str
         One of :data:`BACKENDS` (or a new backend name of the researcher's own).
-    exact_one_hot : bool, optional
-        See :class:`Dynamics`.
     options : callable, optional
         See :class:`Dynamics`: its keyword-only parameters declare the options.
     replace : bool
@@ -189,8 +182,6 @@ def register_dynamics(name: str, backend: str = "numpy", *, exact_one_hot: bool 
         if not isinstance(implementation, type) and _is_step_function(implementation):
             factory = _function_stepper(implementation)
         dynamics.steppers[backend] = factory
-        if exact_one_hot is not None:
-            dynamics.exact_one_hot = exact_one_hot
         if options is not None:
             dynamics.options = options
         return implementation

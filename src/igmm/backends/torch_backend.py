@@ -17,17 +17,17 @@ import torch  # a missing torch fails here, named by stepper_factory
 
 from igmm.backends import diagonal_builtin_policies_only, unsupported_reason
 from igmm.dynamics.initial import initial_state
-from igmm.dynamics.paper import LayoutState, absorbing_mask, flat_indices, from_layout, nearest_partners, to_layout
-from igmm.dynamics.partners import choose_partners, k_nearest
+from igmm.dynamics.paper import LayoutState, absorbing_mask, flat_indices, from_layout, to_layout
+from igmm.dynamics.partners import NearestPartners
 from igmm.dynamics.protocol import register_dynamics
 from igmm.dynamics.state import (
-    U_ANSWER, U_MIRROR, U_PARTNER, U_QUERY, U_SLOT_OWN, U_SLOT_PARTNER, HostNoise, ModelParams, PopulationState,
+    U_ANSWER, U_QUERY, U_SLOT_OWN, U_SLOT_PARTNER, HostNoise, ModelParams, PopulationState,
 )
 from igmm.model.em import EXP_UNDERFLOW
 
 
 @register_dynamics("paper", backend="torch")
-class TorchStepper:
+class TorchStepper(NearestPartners):
     """Steps the paper dynamics on tensors (the :class:`~igmm.dynamics.protocol.Stepper` protocol)."""
 
     unsupported = staticmethod(diagonal_builtin_policies_only)
@@ -63,35 +63,18 @@ class TorchStepper:
     def ids(self) -> np.ndarray:
         return torch.argmax(self.weights_, dim=0).reshape(self.n_reps, self.n_agents).cpu().numpy()
 
-    def nearest(self) -> np.ndarray | None:
-        params = self.params
-        if params.neighbours is not None or params.k >= self.n_agents - 1:
-            return None
-        if self._nearest is None:
-            self._nearest = k_nearest(self.weights(), params.k, params.neighbour_search)
-        return self._nearest
-
-    def neighbourhoods(self) -> np.ndarray | None:
-        if self.params.neighbours is not None:
-            return self.params.neighbours[None]
-        return self.nearest()
+    def partner_vectors(self) -> np.ndarray:
+        return self.weights()
 
     def state(self) -> PopulationState:
         host = lambda tensor: tensor.cpu().numpy()  # noqa: E731
         return from_layout(LayoutState(weights=host(self.weights_), rag=host(self.rag), dens=host(self.dens),
                                        ages=host(self.ages), n_reps=self.n_reps, time=self.time))
 
-    def _partners(self, noise) -> np.ndarray:
-        nearest, params = self.nearest(), self.params
-        if nearest is not None:
-            return nearest_partners(nearest, params, noise)
-        return choose_partners(self.weights(), params.k, params.p, noise.uniforms[..., U_MIRROR],
-                               noise.uniforms[..., U_PARTNER], neighbours=params.neighbours)
-
     def step(self) -> None:
         noise = self.noise.next()
         n_batch = self.weights_.shape[1]
-        partners = torch.as_tensor(flat_indices(self._partners(noise)), device=self.device)
+        partners = torch.as_tensor(flat_indices(self.partners(noise)), device=self.device)
         uniforms = torch.as_tensor(noise.uniforms.reshape(n_batch, -1), device=self.device)
         normals = torch.as_tensor(noise.normals.reshape(n_batch, 2, -1), device=self.device)
         batch = torch.arange(n_batch, device=self.device)

@@ -37,12 +37,10 @@ from typing import Sequence
 import numpy as np
 
 from igmm.dynamics.initial import initial_state
-from igmm.dynamics.partners import choose_partners, communication_neighbourhoods
+from igmm.dynamics.partners import NearestPartners
 from igmm.dynamics.protocol import register_dynamics
 from igmm.dynamics.state import (
     U_ANSWER,
-    U_MIRROR,
-    U_PARTNER,
     U_QUERY,
     U_SLOT_OWN,
     U_SLOT_PARTNER,
@@ -194,8 +192,12 @@ def _write(rag, ages, point, uniforms, policy: str, time: int):
 
 
 @register_dynamics("moving-variance", backend="numpy")
-class MovingVarianceStepper:
-    """Steps the moving-variance variant (batch-first arrays; the Stepper protocol)."""
+class MovingVarianceStepper(NearestPartners):
+    """Steps the moving-variance variant (batch-first arrays; the Stepper protocol).
+
+    The k-nearest table of the weights serves the polarization flag of step t
+    and the partners of step t + 1 (:class:`~igmm.dynamics.partners.NearestPartners`).
+    """
 
     move_means = False
 
@@ -219,8 +221,7 @@ class MovingVarianceStepper:
     def step(self) -> None:
         params, noise = self.params, self.noise.next()
         uniforms, normals, time = noise.uniforms, noise.normals, self.time + 1
-        partners = choose_partners(self._weights, params.k, params.p, uniforms[..., U_MIRROR],
-                                   uniforms[..., U_PARTNER], neighbours=params.neighbours)
+        partners = self.partners(noise)
         query = _draw(self.means, self.sigmas_, sample_components(self._weights, uniforms[..., U_QUERY], axis=-1),
                       normals[..., 0, :])
         partner_rag, _ = _write(_gather(self.rag, partners), _gather(self.ages, partners), query,
@@ -240,6 +241,14 @@ class MovingVarianceStepper:
                              (sigmas, self.sigmas_)):
                 new[:, frozen] = old[:, frozen]
         self._weights, self.rag, self.ages, self.means, self.sigmas_, self.time = weights, rag, ages, means, sigmas, time
+        self._nearest = None
+
+    @property
+    def n_agents(self) -> int:
+        return self._weights.shape[1]
+
+    def partner_vectors(self) -> np.ndarray:
+        return self._weights
 
     def ids(self) -> np.ndarray:
         return np.argmax(self._weights, axis=-1)
@@ -250,9 +259,6 @@ class MovingVarianceStepper:
     def sigmas(self) -> np.ndarray:
         """Every agent's standard deviations, shape (n_reps, n_agents, n_components)."""
         return self.sigmas_
-
-    def neighbourhoods(self) -> np.ndarray | None:
-        return communication_neighbourhoods(self._weights, self.params)
 
     def state(self) -> MovingVarianceState:
         log_dens = -0.5 * (np.sum((self.rag[..., :, None, :] - self.means[..., None, :, :]) ** 2, axis=-1)

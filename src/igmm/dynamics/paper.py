@@ -37,7 +37,7 @@ from typing import Sequence
 import numpy as np
 
 from igmm.dynamics.initial import initial_state
-from igmm.dynamics.partners import choose_partners, k_nearest
+from igmm.dynamics.partners import NearestPartners, choose_partners
 from igmm.dynamics.protocol import register_dynamics
 from igmm.dynamics.state import (
     U_ANSWER,
@@ -250,18 +250,6 @@ def flat_indices(partners: np.ndarray) -> np.ndarray:
     return (partners + n_agents * np.arange(n_reps)[:, None]).reshape(-1)
 
 
-def nearest_partners(nearest: np.ndarray, params: ModelParams, noise: StepNoise) -> np.ndarray:
-    """Partners drawn from a precomputed k-nearest table, with mirroring, shape (n_reps, n_agents).
-
-    ``nearest`` (n_reps, n_agents, k) is the table of the current weights,
-    computed once per step by the stepper (it also serves the polarization flag).
-    """
-    uniforms = noise.uniforms
-    pick = np.minimum((uniforms[..., U_PARTNER] * params.k).astype(np.int64), params.k - 1)
-    chosen = np.take_along_axis(nearest, pick[..., None], axis=-1)[..., 0]
-    return np.where(uniforms[..., U_MIRROR] < params.p, np.arange(nearest.shape[1]), chosen)
-
-
 def paper_step(layout: LayoutState, params: ModelParams, noise: StepNoise, partners: np.ndarray,
                query_weights: np.ndarray | None = None) -> None:
     """One synchronous step of the paper dynamics, updating ``layout`` in place (docs/model.md).
@@ -336,11 +324,12 @@ def absorbing_mask(params: ModelParams, n_reps: int) -> np.ndarray | None:
 
 
 @register_dynamics("paper", backend="numpy")
-class PaperStepper:
+class PaperStepper(NearestPartners):
     """Steps the paper dynamics in place in the agents-last layout (the :class:`~igmm.dynamics.protocol.Stepper` protocol).
 
     The k-nearest table of the current weights is computed once per state and
-    serves both the polarization flag of step t and the partners of step t + 1.
+    serves both the polarization flag of step t and the partners of step t + 1
+    (:class:`~igmm.dynamics.partners.NearestPartners`).
     """
 
     def __init__(self, params: ModelParams, rngs: Sequence[np.random.Generator], state: PopulationState | None = None):
@@ -356,23 +345,12 @@ class PaperStepper:
     def time(self) -> int:
         return self.layout.time
 
-    def _uses_nearest(self) -> bool:
-        return self.params.neighbours is None and self.params.k < self.layout.n_agents - 1
+    @property
+    def n_agents(self) -> int:
+        return self.layout.n_agents
 
-    def nearest(self) -> np.ndarray | None:
-        """The k-nearest table of the current weights (n_reps, n_agents, k), or None when not needed."""
-        if self._nearest is None and self._uses_nearest():
-            self._nearest = k_nearest(self.layout.batch_weights(), self.params.k, self.params.neighbour_search)
-        return self._nearest
-
-    def partners(self, noise: StepNoise) -> np.ndarray:
-        """Each agent's partner this step, shape (n_reps, n_agents)."""
-        nearest = self.nearest()
-        if nearest is not None:
-            return nearest_partners(nearest, self.params, noise)
-        return choose_partners(self.layout.batch_weights(), self.params.k, self.params.p,
-                               noise.uniforms[..., U_MIRROR], noise.uniforms[..., U_PARTNER],
-                               neighbours=self.params.neighbours)
+    def partner_vectors(self) -> np.ndarray:
+        return self.layout.batch_weights()
 
     def step(self) -> None:
         noise = self.noise.next()
@@ -386,11 +364,6 @@ class PaperStepper:
 
     def weights(self) -> np.ndarray:
         return self.layout.batch_weights()
-
-    def neighbourhoods(self) -> np.ndarray | None:
-        if self.params.neighbours is not None:
-            return self.params.neighbours[None]
-        return self.nearest()
 
     def state(self) -> PopulationState:
         return from_layout(self.layout)

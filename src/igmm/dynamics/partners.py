@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from igmm.dynamics.state import U_MIRROR, U_PARTNER, StepNoise
+
 
 def weight_distances(weights: np.ndarray) -> np.ndarray:
     """Euclidean distances between the weight vectors of all pairs of agents.
@@ -567,3 +569,57 @@ def communication_neighbourhoods(weights: np.ndarray, params) -> np.ndarray | No
     if params.k >= weights.shape[1] - 1:
         return None
     return k_nearest(weights, params.k, params.neighbour_search)
+
+
+def nearest_partners(nearest: np.ndarray, params, noise: StepNoise) -> np.ndarray:
+    """Partners drawn from a precomputed k-nearest table, with mirroring, shape (n_reps, n_agents).
+
+    ``nearest`` (n_reps, n_agents, k) is the table of the current weights,
+    computed once per step by the stepper (it also serves the polarization flag).
+    The same draw as :func:`choose_partners` on the dynamic graph.
+    """
+    uniforms = noise.uniforms
+    pick = np.minimum((uniforms[..., U_PARTNER] * params.k).astype(np.int64), params.k - 1)
+    chosen = np.take_along_axis(nearest, pick[..., None], axis=-1)[..., 0]
+    return np.where(uniforms[..., U_MIRROR] < params.p, np.arange(nearest.shape[1]), chosen)
+
+
+class NearestPartners:
+    """The partner rule of a stepper, with the k-nearest table computed once per state (a mixin).
+
+    The table of the current vectors serves both the polarization flag after
+    step t (:meth:`neighbourhoods`) and the partners of step t + 1
+    (:meth:`partners`). A stepper using it has ``params`` and ``n_agents``,
+    defines :meth:`partner_vectors`, and sets ``_nearest = None`` whenever
+    its state changes.
+    """
+
+    _nearest: np.ndarray | None = None
+
+    def partner_vectors(self) -> np.ndarray:
+        """The vectors agents are ranked by, shape (n_reps, n_agents, m), float64."""
+        raise NotImplementedError
+
+    def uses_nearest(self) -> bool:
+        """Whether partners come from the dynamic k-nearest graph (not the complete graph or a static network)."""
+        return self.params.neighbours is None and self.params.k < self.n_agents - 1
+
+    def nearest(self) -> np.ndarray | None:
+        """The k-nearest table of the current vectors (n_reps, n_agents, k), or None when not needed."""
+        if self._nearest is None and self.uses_nearest():
+            self._nearest = k_nearest(self.partner_vectors(), self.params.k, self.params.neighbour_search)
+        return self._nearest
+
+    def partners(self, noise: StepNoise) -> np.ndarray:
+        """Each agent's partner this step, shape (n_reps, n_agents)."""
+        nearest, params = self.nearest(), self.params
+        if nearest is not None:
+            return nearest_partners(nearest, params, noise)
+        return choose_partners(self.partner_vectors(), params.k, params.p, noise.uniforms[..., U_MIRROR],
+                               noise.uniforms[..., U_PARTNER], neighbours=params.neighbours)
+
+    def neighbourhoods(self) -> np.ndarray | None:
+        """Who may send each agent an opinion next step (the polarization flag's neighbourhoods)."""
+        if self.params.neighbours is not None:
+            return self.params.neighbours[None]
+        return self.nearest()

@@ -29,8 +29,8 @@ from typing import Sequence
 import numpy as np
 
 from igmm.dynamics.initial import initial_weights
-from igmm.dynamics.partners import choose_partners, k_nearest
-from igmm.dynamics.state import U_MIRROR, U_PARTNER, HostNoise, ModelParams, PopulationState, StepNoise
+from igmm.dynamics.partners import NearestPartners
+from igmm.dynamics.state import HostNoise, ModelParams, PopulationState, StepNoise
 
 #: Uniform draws per agent and step of every classical model: mirror, partner, tie-breaking.
 N_CLASSICAL_UNIFORMS = 3
@@ -74,8 +74,10 @@ def initial_opinion_weights(params: ModelParams, rngs: Sequence[np.random.Genera
     return np.stack([initial_weights(params, rng) for rng in rngs])
 
 
-class OpinionStepper:
+class OpinionStepper(NearestPartners):
     """Base of the classical models' steppers (the :class:`~igmm.dynamics.protocol.Stepper` protocol).
+
+    Partners follow the GMM's rule on the opinions' vectors (:class:`~igmm.dynamics.partners.NearestPartners`).
 
     Subclasses hold their opinions in ``self.opinions`` and define
     :meth:`vectors` (opinions as vectors, for distances), :meth:`ids` and
@@ -123,24 +125,8 @@ class OpinionStepper:
     def n_agents(self) -> int:
         return self.opinions.shape[1]
 
-    def uses_nearest(self) -> bool:
-        return self.params.neighbours is None and self.params.k < self.n_agents - 1
-
-    def nearest(self) -> np.ndarray | None:
-        """The k-nearest table of the current opinions (n_reps, n_agents, k), or None (complete graph, network)."""
-        if self._nearest is None and self.uses_nearest():
-            self._nearest = k_nearest(self.vectors(), self.params.k)
-        return self._nearest
-
-    def partners(self, noise: StepNoise) -> np.ndarray:
-        """Each agent's partner this step, shape (n_reps, n_agents): the GMM's rule."""
-        from igmm.dynamics.paper import nearest_partners
-
-        nearest = self.nearest()
-        if nearest is not None:
-            return nearest_partners(nearest, self.params, noise)
-        return choose_partners(self.vectors(), self.params.k, self.params.p, noise.uniforms[..., U_MIRROR],
-                               noise.uniforms[..., U_PARTNER], neighbours=self.params.neighbours)
+    def partner_vectors(self) -> np.ndarray:
+        return self.vectors()
 
     def step(self) -> None:
         noise = self.noise.next()
@@ -149,11 +135,6 @@ class OpinionStepper:
         if frozen is not None:  # stubborn agents keep their opinion
             new[:, frozen] = self.opinions[:, frozen]
         self.opinions, self.time, self._nearest = new, self.time + 1, None
-
-    def neighbourhoods(self) -> np.ndarray | None:
-        if self.params.neighbours is not None:
-            return self.params.neighbours[None]
-        return self.nearest()
 
     def state(self) -> PopulationState:
         weights = self.weights()

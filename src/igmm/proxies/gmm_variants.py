@@ -56,11 +56,10 @@ from igmm.dynamics.paper import (
     flat_indices,
     from_layout,
     gather,
-    nearest_partners,
     sample_points,
     to_layout,
 )
-from igmm.dynamics.partners import k_nearest
+from igmm.dynamics.partners import k_nearest, nearest_partners
 from igmm.dynamics.protocol import register_dynamics
 from igmm.dynamics.state import U_QUERY, U_SLOT_OWN, ModelParams, StepNoise
 from igmm.model.em import em_step, sample_components
@@ -148,7 +147,7 @@ class AnswerGraphStepper(_AnswerRankedStepper):
     """The paper step with partners ranked by this step's answers (module docstring)."""
 
     def partners(self, noise: StepNoise) -> np.ndarray:
-        if not self._uses_nearest():  # complete graph or static network: the paper's rule
+        if not self.uses_nearest():  # complete graph or static network: the paper's rule
             return super().partners(noise)
         return self.answer_partners(own_answers(self.layout.weights, self.params, noise), noise)
 
@@ -167,7 +166,7 @@ class LanguageModelExchangeStepper(_AnswerRankedStepper):
 
     def exchange_partners(self, answers: np.ndarray, noise: StepNoise) -> np.ndarray:
         """Each agent's partner, shape (n_reps, n_agents): by answers or weights, with mirroring."""
-        if not self._uses_nearest() or self.settings["graph"] == "weights":  # the paper's rule
+        if not self.uses_nearest() or self.settings["graph"] == "weights":  # the paper's rule
             return self.partners(noise)
         return self.answer_partners(answers, noise)
 

@@ -26,8 +26,8 @@ from typing import Literal
 
 import numpy as np
 
-from igmm.dynamics.paper import nearest_partners, symmetric_jitter
-from igmm.dynamics.partners import nearest_neighbours, weight_distances
+from igmm.dynamics.paper import symmetric_jitter
+from igmm.dynamics.partners import nearest_neighbours, nearest_partners, weight_distances
 from igmm.dynamics.protocol import register_dynamics
 from igmm.proxies.common import U_TIE, OpinionStepper, initial_opinion_weights
 

@@ -71,15 +71,6 @@ class Measure:
     kind: str
     weight: float
 
-    @property
-    def family(self) -> str:
-        """The weight family: ``S`` for every S(t), ``pattern`` for every pattern, else the name."""
-        if self.name.startswith("S("):
-            return "S"
-        if self.name.startswith("pattern "):
-            return "pattern"
-        return self.name
-
 
 def measure_list(n_steps: int, times: Sequence[int] = DEFAULT_TIMES,
                  weights: dict[str, float] | None = None) -> list[Measure]:
@@ -271,10 +262,9 @@ def target_statistics(cells: dict, measures: Sequence[Measure], n_boot: int = 40
     where = [m.name for m in measures].index("median t*") if any(m.name == "median t*" for m in measures) else None
     for ids in cells.values():
         value, se = summarise(ids, measures)
-        if where is not None:
-            resampled = ids[bootstrap_indices(rng, n_boot, len(ids))]  # (n_boot, n_runs, T + 1, n_agents)
-            runs = per_run_values(resampled, [])
-            median = km_median(runs["t_star"], runs["converged"])
+        if where is not None:  # resample the runs' consensus times (a run's t* does not depend on the others)
+            runs, picks = per_run_values(ids, []), bootstrap_indices(rng, n_boot, len(ids))  # picks: (n_boot, n_runs)
+            median = km_median(runs["t_star"][picks], runs["converged"][picks])
             logs = np.log(np.where(np.isnan(median), ids.shape[1] - 1, np.maximum(median, 1.0)))
             se[where] = max(float(np.std(logs, ddof=1)), LOG_TIME_FLOOR)
         values.append(value)

@@ -27,6 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from igmm.calibrate.space import steps_at_scale
 from igmm.calibrate.study import ProxyResult, criteria, leaderboard
 from igmm.config import plain_values
 
@@ -42,7 +43,7 @@ def cell_config(result: ProxyResult, cell: int, replicates: int | None = None) -
     params = {k: v for k, v in result.best.items() if k != "time_scale"}
     values = simulator.config_values(params)
     p, k = simulator.space.mapped(params, *simulator.target.keys[cell], values["n_agents"])
-    n_steps = int(np.ceil(simulator.target.n_steps * result.best["time_scale"] - 1e-9))
+    n_steps = steps_at_scale(simulator.target.n_steps, result.best["time_scale"])
     return values | {"p": p, "k": k, "T": n_steps, "seed": simulator.space.seed,
                      "replicates": replicates or simulator.space.replicates}
 
@@ -72,7 +73,7 @@ def write_proxy(result: ProxyResult, folder: Path, formats: Sequence[str] = ("pn
     simulator = result.simulator
     target = simulator.target
     params = {k: v for k, v in result.best.items() if k != "time_scale"}
-    best = simulator.config_values(params) | {"T": int(np.ceil(target.n_steps * result.best["time_scale"] - 1e-9))}
+    best = simulator.config_values(params) | {"T": steps_at_scale(target.n_steps, result.best["time_scale"])}
     header = (f"# {result.space.name}: fitted to {target.source or 'the target'}; time scale "
               f"{result.best['time_scale']:.4g} proxy steps per target round (T = 80 rounds x scale).\n"
               f"# p and k are the target cell's through the maps: {describe_maps(simulator.space, params)}.\n"

@@ -35,7 +35,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from igmm.config import ConfigError, Float, Int, canonical_json, config_keys, format_validation_error, load_yaml, make_config
+from igmm.config import ConfigError, Float, Int, config_keys, format_validation_error, load_yaml, make_config
 
 #: Search keys a space may not set: the maps and the time scale own them.
 RESERVED = ("p", "k", "T", "seed", "replicates", "plugins", "measures")
@@ -155,6 +155,12 @@ class MeasureSpec(BaseModel):
         return weights
 
 
+def steps_at_scale(target_steps: int, scale: float) -> int:
+    """Proxy steps that cover ``target_steps`` rounds at ``scale`` steps per round: ceil(T x scale), ignoring
+    rounding noise below 1e-9 (so 80 x 1.25 is 100 steps, not 101)."""
+    return int(math.ceil(target_steps * scale - 1e-9))
+
+
 class CalibrationSpace(BaseModel):
     """A validated calibration space (module docstring)."""
 
@@ -204,7 +210,7 @@ class CalibrationSpace(BaseModel):
 
     def n_steps(self, target_steps: int) -> int:
         """Steps every candidate is simulated for: ceil(target T x the largest scale)."""
-        return int(math.ceil(target_steps * float(self.scales().max()) - 1e-9))
+        return steps_at_scale(target_steps, float(self.scales().max()))
 
     def config_values(self, trial: dict[str, Any]) -> dict[str, Any]:
         """Base plus the trial's configuration values (dotted keys nested), without p and k."""
@@ -233,11 +239,6 @@ class CalibrationSpace(BaseModel):
         if "k" in self.maps and self.maps["k"].kind == "linear":
             k_new = int(np.clip(np.rint(coefficient("k", "a") * k + coefficient("k", "b")), 1, n_agents - 1))
         return round(p_new, 12), k_new
-
-    def digest(self) -> str:
-        import hashlib
-
-        return hashlib.sha256(canonical_json(self.model_dump()).encode()).hexdigest()
 
 
 def _deep_copy(values: dict) -> dict:

@@ -18,7 +18,7 @@ import pandas as pd
 from igmm.calibrate.engine import Candidate, Simulator, Target, make_target
 from igmm.calibrate.measures import z_scores
 from igmm.calibrate.search import Fit, bootstrap, design_params, fit, parameter_uncertainty
-from igmm.calibrate.space import CalibrationSpace, make_space
+from igmm.calibrate.space import CalibrationSpace, make_space, steps_at_scale
 
 #: The uncalibrated baseline: the paper GMM as the language-model comparison runs it (identity maps, one step per round).
 BASELINE_SPACE = {"name": "paper GMM, uncalibrated", "base": {"dynamics": "paper", "sigma": 0.2, "delta": 1.0,
@@ -126,7 +126,7 @@ def cost_per_run(simulator: Simulator, params: dict[str, Any], scale: float, n_r
     target = simulator.target
     p, k = simulator.space.mapped(params, *target.keys[len(target.keys) // 2],
                                   simulator.config_values(params)["n_agents"])
-    n_steps = int(np.ceil(target.n_steps * scale))
+    n_steps = steps_at_scale(target.n_steps, scale)
     config = make_config(simulator.space.config_values(params) | {"n_agents": target.n_agents, "p": p, "k": k,
                                                                   "T": n_steps})
     began = time.process_time()

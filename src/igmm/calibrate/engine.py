@@ -148,10 +148,8 @@ class Simulator:
     executor: Any = None
     tasks_run: int = 0
     runs_simulated: int = 0
-    sweeps: int = 0
     _stats: dict = field(default_factory=dict)
     _folders: dict = field(default_factory=dict)
-    _legacy: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.cache = Path(self.cache)
@@ -210,7 +208,6 @@ class Simulator:
                           "replicates": self.space.replicates, "seed": self.space.seed,
                           "chunk_size": self.space.replicates, "save_ids": True})
         outcome = run_sweep(spec, folder, executor=self._executor(), progress=False)
-        self.sweeps += 1
         self.tasks_run += outcome.n_done
         self.runs_simulated += outcome.n_done * self.space.replicates
         if outcome.failed:
@@ -244,12 +241,8 @@ class Simulator:
         key = (self.key(params), point)
         if key in self._stats:
             return self._stats[key]
-        tag = f"{point[0]!r}_{point[1]}"
-        legacy = self._legacy_stats(params)
-        path = self.cache / "stats" / f"{self.key(params)}-{self._stats_tag()}" / f"{tag}.npy"
-        if tag in legacy:
-            stored = legacy[tag]
-        elif path.is_file():
+        path = self._stats_path(params, point)
+        if path.is_file():
             stored = np.load(path)
         else:
             ids = self.ids(params, point)
@@ -262,16 +255,11 @@ class Simulator:
     def _has_statistics(self, params: dict[str, Any], point: tuple[float, int]) -> bool:
         if (self.key(params), point) in self._stats:
             return True
-        tag = f"{point[0]!r}_{point[1]}"
-        base = self.cache / "stats" / f"{self.key(params)}-{self._stats_tag()}"
-        return (base / f"{tag}.npy").is_file() or tag in self._legacy_stats(params)
+        return self._stats_path(params, point).is_file()
 
-    def _legacy_stats(self, params: dict[str, Any]) -> dict[str, np.ndarray]:
-        """Summaries stored by earlier versions, one ``.npz`` per configuration (read once)."""
-        path = self.cache / "stats" / f"{self.key(params)}-{self._stats_tag()}.npz"
-        if path not in self._legacy:
-            self._legacy[path] = _load_stats(path)
-        return self._legacy[path]
+    def _stats_path(self, params: dict[str, Any], point: tuple[float, int]) -> Path:
+        """Where one proxy point's summaries are cached (per configuration, measures, scales and rounds)."""
+        return self.cache / "stats" / f"{self.key(params)}-{self._stats_tag()}" / f"{point[0]!r}_{point[1]}.npy"
 
     def _stats_tag(self) -> str:
         identity = {"measures": [m.name for m in self.target.measures], "scales": self.scales.tolist(),
@@ -319,13 +307,6 @@ def _complete(folder: Path) -> bool:
     spec = yaml.safe_load((folder / store.SPEC).read_text())
     n_points = len((spec.get("zip") or {}).get("p", [])) or 1
     return len(store.read_journal(folder)) >= n_points * int(np.ceil(spec["replicates"] / spec["chunk_size"]))
-
-
-def _load_stats(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        return {}
-    with np.load(path) as data:
-        return {name: data[name] for name in data.files}
 
 
 def _save_array(path: Path, array: np.ndarray) -> None:

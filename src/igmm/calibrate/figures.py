@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 
-def _grid(n_cells: int, keys):
+def _grid(keys):
     import matplotlib.pyplot as plt
 
     ps = sorted({p for p, _ in keys})
@@ -17,7 +17,7 @@ def _grid(n_cells: int, keys):
     return fig, axes, ps, ks
 
 
-def plot_silos(result, ax=None):
+def plot_silos(result):
     """Mean S(t) +- 2 SE per cell: target (red) and the fitted proxy read at its time scale (blue).
 
     Parameters
@@ -31,7 +31,7 @@ def plot_silos(result, ax=None):
     target = simulator.target
     params = result.best_candidate.params
     scale = float(simulator.scales[result.best_scale])
-    fig, axes, ps, ks = _grid(len(target.keys), target.keys)
+    fig, axes, ps, ks = _grid(target.keys)
     for cell, (p, k) in enumerate(target.keys):
         ax = axes[ps.index(p), ks.index(k)]
         proxy_p, proxy_k = simulator.space.mapped(params, p, k, simulator.config_values(params)["n_agents"])

@@ -213,11 +213,6 @@ def label_colours(n_labels: int, unlabeled: int | None = None) -> np.ndarray:
     return colours
 
 
-def flower_colours() -> np.ndarray:
-    """One RGBA colour per Flower ID (30 flowers, then grey for no flower), shape (31, 4)."""
-    return label_colours(len(FLOWERS) + 1, UNLABELED)
-
-
 def plot_perspective(coordinates: np.ndarray, ids: np.ndarray, steps: Sequence[int], title: str | None = None,
                      label_names: Sequence[str] = FLOWERS + ("(none)",), unlabeled: int | None = UNLABELED):
     """Agents in perspective space, one panel per step, coloured by ID.

@@ -71,31 +71,28 @@ def _default_text(parameter: inspect.Parameter) -> str:
 
 def registry_choices(registry, hidden: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Every registered name with its user options: name, default (text), annotation (text), required."""
-    from igmm.registry import keyword_options
-
     choices = []
     for name in registry.names():
         if name in hidden:
             continue
         value = registry.get(name)
-        options = keyword_options(value) if callable(value) else {}
-        choices.append({"name": name, "options": [
-            {"name": option, "default": _default_text(parameter), "type": _annotation_text(parameter),
-             "required": parameter.default is inspect.Parameter.empty}
-            for option, parameter in options.items()]})
+        choices.append({"name": name, "options": _option_fields(value) if callable(value) else []})
     return choices
+
+
+def _option_fields(function) -> list[dict[str, Any]]:
+    """``function``'s keyword-only options as form fields: name, default (text), annotation (text), required."""
+    from igmm.registry import keyword_options
+
+    return [{"name": option, "default": _default_text(parameter), "type": _annotation_text(parameter),
+             "required": parameter.default is inspect.Parameter.empty}
+            for option, parameter in keyword_options(function).items()]
 
 
 def _dynamics_options(dynamics) -> list[dict[str, Any]]:
     """The options a dynamics declares (its ``options`` callable's keyword-only parameters), as form fields."""
-    from igmm.registry import keyword_options
-
     declared = getattr(dynamics, "options", None)
-    if declared is None:
-        return []
-    return [{"name": option, "default": _default_text(parameter), "type": _annotation_text(parameter),
-             "required": parameter.default is inspect.Parameter.empty}
-            for option, parameter in keyword_options(declared).items()]
+    return [] if declared is None else _option_fields(declared)
 
 
 def schema() -> dict[str, Any]:
@@ -209,8 +206,7 @@ def create_app(sessions: Sessions | None = None, plugins: tuple[str, ...] = ()):
         name = request.path_params["name"]
         if name not in ("steps", "runs", "ids"):
             return PlainTextResponse(f"table: {name!r} is not allowed: steps, runs or ids", status_code=404)
-        steps, runs = session.tables()
-        table = {"steps": steps, "runs": runs, "ids": session.ids_table()}[name]
+        table = session.ids_table() if name == "ids" else session.tables()[("steps", "runs").index(name)]
         return Response(table.to_csv(index=False), media_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{request.path_params["name"]}.csv"'})
 

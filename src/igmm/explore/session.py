@@ -131,7 +131,6 @@ class ExploreSession:
         self.t = -1
         self._views = iterate(config, replicates=1, seed=self.seed)
         self._perspective = PerspectiveTracker(shown_agents(self.n_agents))
-        self._verdict_cache: tuple[int, str] = (-1, "")
 
     @property
     def done(self) -> bool:
@@ -165,7 +164,7 @@ class ExploreSession:
 
     def _frame(self, view, perspective: bool, graph: bool) -> dict[str, Any]:
         from igmm.dynamics.loop import polarized
-        from igmm.metrics import n_silos, silo_sizes, stability
+        from igmm.metrics import silo_sizes, stability
 
         self.t = t = view.t
         ids = view.ids()[0]
@@ -184,7 +183,7 @@ class ExploreSession:
             "t": t,
             "moved": moved.tolist(),
             "to": ids[moved].tolist(),
-            "silos": int(n_silos(ids)),
+            "silos": int(alive.size),
             "sizes": [alive.tolist(), sizes[alive].tolist()],
             "stability": None if t == 0 else float(stability(self.ids[t - 1: t + 1])[0]),
             "polarized": bool(self.polarized[t]),
@@ -205,9 +204,7 @@ class ExploreSession:
 
         if self.t < 1:
             return ""
-        if self._verdict_cache[0] != self.t:
-            self._verdict_cache = (self.t, str(classify_patterns(self.ids[None, : self.t + 1])[0]))
-        return self._verdict_cache[1]
+        return str(classify_patterns(self.ids[None, : self.t + 1])[0])
 
     def tables(self) -> tuple[Any, Any]:
         """The per-step and per-run tables of the steps taken so far (the schemas of ``igmm run``)."""

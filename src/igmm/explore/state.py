@@ -52,8 +52,6 @@ SCALAR_KEYS: dict[str, str] = {
 DEFAULTS: dict[str, str] = {"n": "30", "p": "0.4", "r": "5", "T": "200", "sigma": "0.2", "delta": "1.0",
                             "geometry": "line", "dynamics": "paper", "rag_policy": "farthest", "backend": "numpy",
                             "seed": "0", "initial": "one-hot"}
-#: Keys of the page that are not configuration values.
-VIEW_KEYS = ("seed", "t", "transcript", "run")
 
 
 @dataclass(frozen=True)

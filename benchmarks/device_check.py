@@ -30,6 +30,7 @@ def measure(k: int, n_reps: int, n_steps: int, dtype: str, compile_step: bool, d
     from igmm.backends.torch_batched import TorchBatchedStepper
     from igmm.config import make_config
     from igmm.dynamics import run
+    from igmm.metrics import n_silos
 
     params = make_config({"p": 0.4, "k": k}).to_params()  # paper defaults: n = K = 30, r = 5, sigma = 0.2
     rngs = [np.random.default_rng(s) for s in replicate_seeds(1, n_reps)]
@@ -54,7 +55,7 @@ def measure(k: int, n_reps: int, n_steps: int, dtype: str, compile_step: bool, d
     return {"k": k, "n_reps": n_reps, "n_steps": n_steps, "dtype": dtype, "compile": compile_step,
             "setup_s": setup, "step_agent_steps_per_s": step_rate,
             "run_agent_steps_per_s": n_reps * 30 * n_steps / run_seconds,
-            "mean_final_silos": float(np.mean([len(np.unique(row)) for row in trajectory.ids[:, -1]]))}
+            "mean_final_silos": float(n_silos(trajectory.ids[:, -1]).mean())}
 
 
 def main() -> int:

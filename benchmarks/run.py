@@ -54,11 +54,27 @@ HETEROGENEOUS = {"initial": {"kind": "dirichlet", "alpha": 0.5}, "p": 0.0, "n_co
 ARITHMETIC_LIMIT_US = 0.25
 
 
+def _first_polarized(polarized: np.ndarray) -> list[int | None]:
+    """Each run's first polarized step (None: never), from flags of shape (n_reps, n_steps + 1)."""
+    from igmm.metrics.polarization import first_hitting_time
+
+    return [None if t < 0 else int(t) for t in first_hitting_time(polarized)]
+
+
+def _distinct_weights(n_agents: int, seed: int) -> np.ndarray:
+    """All-distinct Dirichlet(0.5) weights over K = 30 (clipped as the engine does), shape (1, n_agents, 30)."""
+    from igmm.model.em import clip_renormalise
+
+    rng = np.random.default_rng(seed)
+    return clip_renormalise(rng.dirichlet(np.full(30, 0.5), n_agents), 1e-12, axis=1)[None]
+
+
 def _engine(values: dict, n_reps: int, n_steps: int, seed: int = 1, backend: str = "numpy") -> dict:
     """Wall and CPU seconds of one engine run (initial state and network included), and how much it moved."""
+    from igmm.api import replicate_seeds
     from igmm.config import make_config
     from igmm.dynamics import run
-    from igmm.api import replicate_seeds
+    from igmm.metrics import n_silos
 
     wall, cpu = time.perf_counter(), time.process_time()
     params = make_config(values).to_params()
@@ -76,9 +92,9 @@ def _engine(values: dict, n_reps: int, n_steps: int, seed: int = 1, backend: str
     changed = (ids[:, 1:] != ids[:, :-1]).mean(axis=(0, 2)) if n_steps else np.zeros(0)
     result = {"wall_s": end_wall - wall, "cpu_s": end_cpu - cpu, "agent_steps": n_reps * n_steps * params.n_agents,
               "backend": backend, "network_and_params_s": network_s,
-              "final_silos": float(np.mean([len(np.unique(row)) for row in ids[:, -1]])),
+              "final_silos": float(n_silos(ids[:, -1]).mean()),
               "id_changes_per_step": changed.round(5).tolist(),
-              "first_polarized_step": [int(row.argmax()) if row.any() else None for row in polarized]}
+              "first_polarized_step": _first_polarized(polarized)}
     if n_steps > 1:  # initial state + first step, then the steady per-step cost
         result["setup_and_first_step_wall_s"] = first_step["wall"] - wall
         result["later_step_wall_s"] = (end_wall - first_step["wall"]) / (n_steps - 1)
@@ -194,10 +210,8 @@ def case_target(values: dict, n_reps: int, n_steps: int, run_steps: int, backend
 def case_search(n_agents: int) -> dict:
     """One exact k-nearest search (k = 10, K = 30) on all-distinct Dirichlet(0.5) weights: the worst case per step."""
     from igmm.dynamics.partners import k_nearest
-    from igmm.model.em import clip_renormalise
 
-    rng = np.random.default_rng(n_agents)
-    weights = clip_renormalise(rng.dirichlet(np.full(30, 0.5), n_agents), 1e-12, axis=1)[None]
+    weights = _distinct_weights(n_agents, seed=n_agents)
     best = np.inf
     for _ in range(3 if n_agents <= 30000 else 1):
         wall = time.perf_counter()
@@ -213,10 +227,8 @@ def case_ann_recall(n_agents: int, n_reps: int) -> dict:
     from igmm.config import make_config
     from igmm.dynamics import partners, run
     from igmm.metrics import consensus_time, n_silos
-    from igmm.model.em import clip_renormalise
 
-    rng = np.random.default_rng(0)
-    weights = clip_renormalise(rng.dirichlet(np.full(30, 0.5), n_agents), 1e-12, axis=1)[None]
+    weights = _distinct_weights(n_agents, seed=0)
     searched = {}
     for search in ("exact", "hnsw"):
         wall = time.perf_counter()
@@ -235,7 +247,7 @@ def case_ann_recall(n_agents: int, n_reps: int) -> dict:
                           "S_T": n_silos(trajectory.ids[:, -1]).tolist(),
                           "t_star": consensus_time(trajectory.ids).t_star.tolist(),
                           "polarized_at_T": polarized[:, -1].tolist(),
-                          "first_polarized_step": [int(r.argmax()) if r.any() else None for r in polarized]}
+                          "first_polarized_step": _first_polarized(polarized)}
     return result
 
 
@@ -397,39 +409,33 @@ def plot(results: dict) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    plot_search(results, plt)
-    rows = sorted((r["n_agents"], r["wall_s_per_step"]) for n, r in results["cases"].items()
-                  if n.startswith("scaling_") and "error" not in r)
+    # Time per step against n, with a slope-1 guide through the smallest n.
+    _plot_loglog(results, plt, "scaling_", "wall_s_per_step", "engine, K = 30, k = 10, Dirichlet start",
+                 (1, 0, "slope 1 (linear in n)"), ("agents n", "seconds per step (one replicate)"), FIGURE)
+    # One exact k-nearest search on all-distinct weights, with a slope-2 guide through the largest n.
+    _plot_loglog(results, plt, "search_", "search_s", "exact k-nearest, K = 30, k = 10",
+                 (2, -1, "slope 2 (n^2 K pairs)"), ("agents n (all weight vectors distinct)", "seconds per search"),
+                 SEARCH_FIGURE)
+
+
+def _plot_loglog(results: dict, plt, prefix: str, key: str, label: str, guide: tuple[int, int, str],
+                 axis_labels: tuple[str, str], path: Path) -> None:
+    """``key`` of the cases named ``prefix...`` against their n (log-log), with a guide line of slope
+    ``guide[0]`` through the point ``guide[1]``; nothing when no such case ran."""
+    rows = sorted((r["n_agents"], r[key]) for n, r in results["cases"].items() if n.startswith(prefix) and "error" not in r)
     if not rows:
         return
     n, seconds = np.array(rows).T
+    slope, anchor, guide_label = guide
     fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=110)
-    ax.loglog(n, seconds, "o-", label="engine, K = 30, k = 10, Dirichlet start")
-    ax.loglog(n, seconds[0] * n / n[0], ":", color="grey", label="slope 1 (linear in n)")
-    ax.set_xlabel("agents n")
-    ax.set_ylabel("seconds per step (one replicate)")
+    ax.loglog(n, seconds, "o-", label=label)
+    ax.loglog(n, seconds[anchor] * (n / n[anchor]) ** slope, ":", color="grey", label=guide_label)
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
     ax.legend(fontsize=8)
     fig.tight_layout()
-    FIGURE.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(FIGURE)
-
-
-def plot_search(results: dict, plt) -> None:
-    """Cost of one exact k-nearest search on all-distinct weights against n (log-log), with slope-2 guide."""
-    rows = sorted((r["n_agents"], r["search_s"]) for n, r in results["cases"].items()
-                  if n.startswith("search_") and "error" not in r)
-    if not rows:
-        return
-    n, seconds = np.array(rows).T
-    fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=110)
-    ax.loglog(n, seconds, "o-", label="exact k-nearest, K = 30, k = 10")
-    ax.loglog(n, seconds[-1] * (n / n[-1]) ** 2, ":", color="grey", label="slope 2 (n^2 K pairs)")
-    ax.set_xlabel("agents n (all weight vectors distinct)")
-    ax.set_ylabel("seconds per search")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    SEARCH_FIGURE.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(SEARCH_FIGURE)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
 
 
 def main() -> int:
@@ -457,7 +463,7 @@ def main() -> int:
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     print_table({**results, "cases": {k: v for k, v in results["cases"].items() if "error" not in v}})
     plot(results)
-    print(f"\nwrote {RESULTS.relative_to(ROOT)} and {FIGURE.relative_to(ROOT)}")
+    print(f"\nwrote {RESULTS.relative_to(ROOT)}, {FIGURE.relative_to(ROOT)} and {SEARCH_FIGURE.relative_to(ROOT)}")
     return 0
 
 

@@ -383,38 +383,32 @@ def _read_shards(folder: Path, names: set[str] | None) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(path) for path in paths], ignore_index=True)
 
 
-def current(out_dir: Path, frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the spec's current grid points and replicates (a shrunk spec hides, never deletes, the rest)."""
-    if frame.empty:
-        return frame
-    spec = yaml.safe_load((Path(out_dir) / SPEC).read_text())
-    points = read_points(out_dir)
-    keys = set(points.loc[points["index"] >= 0, "point"])
-    return frame[frame["point"].isin(keys) & (frame["replicate"] < spec["replicates"])]
-
-
 def read_runs(out_dir: str | Path, with_values: bool = True) -> pd.DataFrame:
     """Finished runs of the current grid, sorted by (grid order, replicate); with the swept values joined.
 
     Reads the journalled shards; callers that must not trust damaged files
     check :func:`verify_shards` first (``igmm summarize`` does).
     """
-    out_dir = Path(out_dir)
-    frame = current(out_dir, _read_shards(out_dir / "runs", set(read_journal(out_dir))))
-    return _sorted(out_dir, frame, RUN_KEYS, with_values)
+    return _read_table(Path(out_dir), "runs", RUN_KEYS, with_values)
 
 
 def read_steps(out_dir: str | Path, with_values: bool = False) -> pd.DataFrame:
     """Per-step rows of the finished tasks of the current grid, sorted by (grid order, replicate, t)."""
-    out_dir = Path(out_dir)
-    frame = current(out_dir, _read_shards(out_dir / "steps", set(read_journal(out_dir))))
-    return _sorted(out_dir, frame, STEP_KEYS, with_values)
+    return _read_table(Path(out_dir), "steps", STEP_KEYS, with_values)
 
 
-def _sorted(out_dir: Path, frame: pd.DataFrame, keys: list[str], with_values: bool) -> pd.DataFrame:
+def _read_table(out_dir: Path, table: str, keys: list[str], with_values: bool) -> pd.DataFrame:
+    """The journalled shards of ``table``: rows of the spec's current grid points and replicates only (a
+    shrunk spec hides, never deletes, the rest), sorted by grid order then ``keys[1:]``."""
+    frame = _read_shards(out_dir / table, set(read_journal(out_dir)))
     if frame.empty:
         return frame
+    replicates = yaml.safe_load((out_dir / SPEC).read_text())["replicates"]
     points = read_points(out_dir)
+    current = set(points.loc[points["index"] >= 0, "point"])
+    frame = frame[frame["point"].isin(current) & (frame["replicate"] < replicates)]
+    if frame.empty:
+        return frame
     order = dict(zip(points["point"], points["index"]))
     frame = frame.assign(_order=frame["point"].map(order))
     frame = frame.sort_values(["_order", *keys[1:]], kind="stable", ignore_index=True).drop(columns="_order")

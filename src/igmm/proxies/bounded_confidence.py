@@ -41,6 +41,7 @@ from typing import Literal
 import numpy as np
 
 from igmm.dynamics.protocol import register_dynamics
+from igmm.dynamics.state import U_MIRROR
 from igmm.proxies.common import ContinuousOpinionStepper
 
 
@@ -179,8 +180,7 @@ class HegselmannKrauseStepper(ContinuousOpinionStepper):
     declare = staticmethod(hegselmann_krause_options)
 
     def update(self, partners, noise):
-        listening = partners != np.arange(self.n_agents)
-        if self.params.neighbours is not None:
-            # An isolated agent's partner is itself; it has nobody to hear anyway.
-            listening = np.asarray(noise.uniforms[..., 0] >= self.params.p_per_agent())
+        # The agents that do not mirror this step (the partner rule's own draw; an isolated agent of a network
+        # listens but hears nobody).
+        listening = noise.uniforms[..., U_MIRROR] >= self.params.p_per_agent()
         return hegselmann_krause_update(self.opinions, self.confidence_sets(), listening, self.settings["epsilon"])

@@ -63,6 +63,10 @@ class TorchStepper(NearestPartners):
     def ids(self) -> np.ndarray:
         return torch.argmax(self.weights_, dim=0).reshape(self.n_reps, self.n_agents).cpu().numpy()
 
+    def all_finite(self) -> bool:
+        """Every weight is a finite number (reduced on the device: one bool comes back, not the weights)."""
+        return bool(torch.isfinite(self.weights_).all())
+
     def partner_vectors(self) -> np.ndarray:
         return self.weights()
 

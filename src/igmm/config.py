@@ -77,16 +77,29 @@ Float = Annotated[float, BeforeValidator(_no_bool_or_text), Field(allow_inf_nan=
 _TINY = float(np.finfo(np.float64).tiny)
 
 
-class NetworkConfig(BaseModel):
+class NamedOptions(BaseModel):
+    """``{kind: NAME, ...options}``: an entry of a registry and its options (initial opinions, modifiers)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, arbitrary_types_allowed=True)
+
+    kind: str
+
+    def options(self) -> dict[str, Any]:
+        """The entry's options (every field but the declared ones)."""
+        return dict(self.__pydantic_extra__ or {})
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{kind: ..., **options}``, as written in YAML."""
+        return {"kind": self.kind, **self.options()}
+
+
+class NetworkConfig(NamedOptions):
     """A static network: ``kind`` (a name of :data:`igmm.registry.NETWORKS`) and its options.
 
     YAML example: ``network: {kind: watts-strogatz, degree: 4, rewire: 0.1}``.
     ``seed`` fixes a random graph (default: derived from the run's root seed).
     """
 
-    model_config = ConfigDict(extra="allow", frozen=True, arbitrary_types_allowed=True)
-
-    kind: str
     seed: Int | None = Field(None, ge=0)
 
     @field_validator("kind")
@@ -102,20 +115,8 @@ class NetworkConfig(BaseModel):
             object.__setattr__(self, name, value)
         return self
 
-    def options(self) -> dict[str, Any]:
-        """The builder's options (every field but ``kind`` and ``seed``)."""
-        return dict(self.__pydantic_extra__ or {})
-
-
-class NamedOptions(BaseModel):
-    """``{kind: NAME, ...options}``: an entry of a registry and its options (initial opinions, modifiers)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True, arbitrary_types_allowed=True)
-
-    kind: str
-
-    def options(self) -> dict[str, Any]:
-        return dict(self.__pydantic_extra__ or {})
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "seed": self.seed, **self.options()}
 
 
 class SimulationConfig(BaseModel):
@@ -293,10 +294,9 @@ class SimulationConfig(BaseModel):
         data = self.model_dump(by_alias=True, exclude={"network", "initial", "modifiers"})
         data["n_components"] = self.resolved_n_components
         data["k"] = self.resolved_k
-        data["network"] = None if self.network is None else {"kind": self.network.kind, "seed": self.network.seed,
-                                                              **self.network.options()}
-        data["initial"] = {"kind": self.initial.kind, **self.initial.options()}
-        data["modifiers"] = [{"kind": modifier.kind, **modifier.options()} for modifier in self.modifiers]
+        data["network"] = None if self.network is None else self.network.as_dict()
+        data["initial"] = self.initial.as_dict()
+        data["modifiers"] = [modifier.as_dict() for modifier in self.modifiers]
         return plain_values(data)
 
     def digest(self) -> str:

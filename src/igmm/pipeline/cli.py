@@ -37,9 +37,7 @@ def sweep(
         fail("give SPEC and --out DIR (or --verify DIR)")
     try:
         resolved = load_spec(spec, chunk_size=chunk_size, task_timeout=task_timeout)
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"--out: {str(out)!r} is a file, not a folder; choose another --out")
-        if not out.exists():
+        if not out.is_dir():  # an existing folder is resumed or refused by the sweep itself
             check_output_folder(out)
     except ConfigError as err:
         fail(err.lines)

@@ -39,11 +39,12 @@ from typing import Sequence
 import numpy as np
 
 from igmm.metrics import n_silos, run_measures, stability
+from igmm.metrics.patterns import PATTERN_NAMES
 
 #: Rounds at which S(t) is matched by default (those beyond the target's T are dropped).
 DEFAULT_TIMES: tuple[int, ...] = (1, 2, 5, 10, 20, 40, 80)
 #: Silo patterns matched (consensus is P(one silo)).
-PATTERNS: tuple[str, ...] = ("stable", "unstable", "decaying")
+PATTERNS: tuple[str, ...] = tuple(name for name in PATTERN_NAMES if name != "consensus")
 #: Floor of the SE of a log median consensus time: a factor 1.5 is two floors.
 LOG_TIME_FLOOR = float(np.log(1.5) / 2)
 #: Floor of the SE of a rate (mean stability, churn).

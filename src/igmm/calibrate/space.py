@@ -35,6 +35,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from igmm.calibrate.measures import DEFAULT_TIMES, DEFAULT_WEIGHTS
 from igmm.config import ConfigError, Float, Int, config_keys, format_validation_error, load_yaml, make_config
 
 #: Search keys a space may not set: the maps and the time scale own them.
@@ -138,15 +139,13 @@ class MeasureSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    times: list[Int] = Field(default_factory=lambda: [1, 2, 5, 10, 20, 40, 80])
+    times: list[Int] = Field(default_factory=lambda: list(DEFAULT_TIMES))
     weights: dict[str, Float] = Field(default_factory=dict)
     loss: Literal["huber", "squared"] = "huber"
 
     @field_validator("weights")
     @classmethod
     def _known(cls, weights: dict[str, float]) -> dict[str, float]:
-        from igmm.calibrate.measures import DEFAULT_WEIGHTS
-
         unknown = sorted(set(weights) - set(DEFAULT_WEIGHTS))
         if unknown:
             raise ValueError(f"{unknown[0]!r} is not a measure family; choose from {', '.join(DEFAULT_WEIGHTS)}")

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from igmm.dynamics.state import ModelParams, PopulationState
-from igmm.model.em import clip_renormalise, sample_components
+from igmm.model.em import clip_renormalise, sample_components, scaled_densities
 from igmm.registry import INITIAL_OPINIONS
 
 
@@ -130,14 +130,7 @@ def initial_state(params: ModelParams, rngs: Sequence[np.random.Generator], exac
     return PopulationState(
         weights=weights,
         rag=rag,
-        rag_dens=geometry_scaled_densities(geometry, rag),
+        rag_dens=scaled_densities(geometry.log_density(rag), axis=-1),
         rag_ages=np.zeros(rag.shape[:-1], dtype=np.int64),
         time=0,
     )
-
-
-def geometry_scaled_densities(geometry, points: np.ndarray) -> np.ndarray:
-    """Scaled densities of batch-first points (..., n_dims) -> (..., n_components)."""
-    from igmm.model.em import scaled_densities
-
-    return scaled_densities(geometry.log_density(points), axis=-1)

@@ -27,8 +27,9 @@ from typing import Literal
 import numpy as np
 
 from igmm.dynamics.paper import symmetric_jitter
-from igmm.dynamics.partners import nearest_neighbours, nearest_partners, weight_distances
+from igmm.dynamics.partners import choose_partners
 from igmm.dynamics.protocol import register_dynamics
+from igmm.dynamics.state import U_MIRROR, U_PARTNER
 from igmm.proxies.common import U_TIE, OpinionStepper, initial_opinion_weights
 
 #: Scale of the random tie-breaking jitter: far below the distance sqrt 2 between two labels.
@@ -74,10 +75,11 @@ class VoterStepper(OpinionStepper):
         return self.opinions
 
     def partners(self, noise) -> np.ndarray:
-        if self.settings["ties"] == "random" and self.uses_nearest():
-            distances = weight_distances(self.vectors())
-            distances += symmetric_jitter(noise.uniforms[..., U_TIE], TIE_JITTER)
-            return nearest_partners(nearest_neighbours(distances, self.params.k), self.params, noise)
+        if self.settings["ties"] == "random" and self.uses_nearest():  # jittered distances break the index ties
+            params = self.params
+            return choose_partners(self.vectors(), params.k, params.p, noise.uniforms[..., U_MIRROR],
+                                   noise.uniforms[..., U_PARTNER],
+                                   distance_jitter=symmetric_jitter(noise.uniforms[..., U_TIE], TIE_JITTER))
         return super().partners(noise)
 
     def update(self, partners: np.ndarray, noise) -> np.ndarray:

@@ -358,6 +358,25 @@
     };
   }
 
+  // One segment per agent from step t - 1 to t in an ID panel, coloured by its ID at t.
+  function drawIdLines(panel, before, now, offsets, palette, t) {
+    const groups = byColour(palette);
+    for (let i = 0; i < now.length; i++) {
+      const o = offsets[i];
+      groups.add(now[i], [t - 1, before[i] + o, t, now[i] + o]);
+    }
+    for (const [colour, coords] of groups.groups) panel.segments(coords, colour, 1, 0.85);
+  }
+
+  // One segment per silo from step t - 1 to t in a silo-size panel (sizes: Map of ID -> agents).
+  function drawSizeLines(panel, before, now, palette, t) {
+    const groups = byColour(palette);
+    for (const id of new Set([...before.keys(), ...now.keys()])) {
+      groups.add(id, [t - 1, before.get(id) || 0, t, now.get(id) || 0]);
+    }
+    for (const [colour, coords] of groups.groups) panel.segments(coords, colour, 1.4, 0.9);
+  }
+
   // The strokes of step t in the time panels (t = 0 draws the starting column).
   function drawStep(t) {
     const info = explorer.info;
@@ -365,25 +384,14 @@
     if (!ids) return;
     const palette = info.palette;
     if (lines() && t > 0) {
-      const previous = explorer.ids[t - 1];
-      const groups = byColour(palette);
-      for (let i = 0; i < ids.length; i++) {
-        const o = explorer.offsets[i];
-        groups.add(ids[i], [t - 1, previous[i] + o, t, ids[i] + o]);
-      }
-      for (const [colour, coords] of groups.groups) panels.ids.segments(coords, colour, 1, 0.85);
+      drawIdLines(panels.ids, explorer.ids[t - 1], ids, explorer.offsets, palette, t);
     } else if (!lines()) {
       for (const [id, size] of explorer.sizes[t]) {
         panels.ids.cell(t - 0.5, 1, id - 0.5, id + 0.5, palette[id], 0.25 + 0.75 * Math.sqrt(size / info.n_agents));
       }
     }
     if (t > 0) {
-      const before = explorer.sizes[t - 1], now = explorer.sizes[t];
-      const groups = byColour(palette);
-      for (const id of new Set([...before.keys(), ...now.keys()])) {
-        groups.add(id, [t - 1, before.get(id) || 0, t, now.get(id) || 0]);
-      }
-      for (const [colour, coords] of groups.groups) panels.sizes.segments(coords, colour, 1.4, 0.9);
+      drawSizeLines(panels.sizes, explorer.sizes[t - 1], explorer.sizes[t], palette, t);
       // Stab(t) exists from t = 1 on, so the line starts there.
       if (t >= 2) panels.stab.segments([t - 1, explorer.stability[t - 1], t, explorer.stability[t]], "#1f77b4", 1.3);
     }
@@ -473,16 +481,9 @@
     const run = explorer.transcript;
     if (!run || t > run.n_steps || t < 1 || !run.offsets) return;
     const before = run.ids[t - 1], now = run.ids[t];
-    const groups = byColour(run.palette);
-    for (let i = 0; i < now.length; i++) {
-      const o = run.offsets[i];
-      groups.add(now[i], [t - 1, before[i] + o, t, now[i] + o]);
-    }
-    for (const [colour, coords] of groups.groups) panels.llmIds.segments(coords, colour, 1, 0.85);
-    const a = sizesOf(before), b = sizesOf(now);
-    const sizeGroups = byColour(run.palette);
-    for (const id of new Set([...a.keys(), ...b.keys()])) sizeGroups.add(id, [t - 1, a.get(id) || 0, t, b.get(id) || 0]);
-    for (const [colour, coords] of sizeGroups.groups) panels.llmSizes.segments(coords, colour, 1.4, 0.9);
+    drawIdLines(panels.llmIds, before, now, run.offsets, run.palette, t);
+    const b = sizesOf(now);
+    drawSizeLines(panels.llmSizes, sizesOf(before), b, run.palette, t);
     const largest = [...b.entries()].sort((x, y) => y[1] - x[1]).slice(0, 3)
       .map(([id, size]) => `${run.names[id] || id}: ${size}`).join(", ");
     $("llm-verdict").textContent = `${run.verdicts[t] || "-"} (t = ${t}; ${largest})`;

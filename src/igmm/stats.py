@@ -22,8 +22,13 @@ from scipy import stats as scipy_stats
 
 from igmm.metrics import PATTERN_NAMES, kaplan_meier_median
 
-#: Default coverage of every interval.
+#: Default coverage of every interval (and of the bands of every figure).
 LEVEL = 0.95
+
+
+def t_quantile(level: float, dof):
+    """Half-width of a two-sided ``level`` t interval in standard errors, with ``dof`` degrees of freedom."""
+    return scipy_stats.t.ppf(0.5 + level / 2, dof)
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,7 @@ def mean(values, level: float = LEVEL) -> Estimate:
     if n == 1:
         return Estimate(centre, float("nan"), float("nan"), float("nan"), 1)
     se = float(values.std(ddof=1) / np.sqrt(n))
-    half = float(scipy_stats.t.ppf(0.5 + level / 2, n - 1)) * se
+    half = float(t_quantile(level, n - 1)) * se
     return Estimate(centre, se, centre - half, centre + half, n)
 
 

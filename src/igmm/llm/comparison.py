@@ -281,7 +281,7 @@ def plot_ids_grid(ids_by_cell: dict[tuple[float, int], np.ndarray], title: str):
 def plot_silos_over_time(llm: dict[tuple[float, int], np.ndarray], gmm: dict[tuple[float, int], np.ndarray],
                          level: float = 0.95):
     """Mean number of silos S(t) with a t interval band of the mean (``level``), both systems, one panel per (p, k)."""
-    from scipy import stats as scipy_stats
+    from igmm.stats import t_quantile
 
     fig, axes = _grid_axes()
     for row, p in enumerate(GRID_P):
@@ -292,7 +292,7 @@ def plot_silos_over_time(llm: dict[tuple[float, int], np.ndarray], gmm: dict[tup
                     continue
                 silos = n_silos(ids).astype(np.float64)
                 mean = silos.mean(axis=0)
-                quantile = scipy_stats.t.ppf(0.5 + level / 2, max(len(silos) - 1, 1))
+                quantile = t_quantile(level, max(len(silos) - 1, 1))
                 band = quantile * silos.std(axis=0, ddof=1) / np.sqrt(len(silos)) if len(silos) > 1 else 0 * mean
                 ax.plot(mean, color=colour, lw=1.2, label=name)
                 ax.fill_between(np.arange(len(mean)), mean - band, mean + band, color=colour, alpha=0.2, lw=0)

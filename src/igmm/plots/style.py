@@ -16,6 +16,8 @@ import textwrap
 
 import numpy as np
 
+from igmm.stats import LEVEL  # noqa: F401  (the default coverage of every band: one value for tables and figures)
+
 #: Figure widths in inches: a journal's single column (89 mm) and full page width (183 mm).
 SINGLE_COLUMN = 3.5
 DOUBLE_COLUMN = 7.2
@@ -25,8 +27,6 @@ PNG_DPI = 200
 FORMATS = ("png", "pdf")
 #: The colour map of IDs (silos): the same in the ID, silo-size, perspective and graph panels.
 ID_CMAP = "viridis"
-#: Default coverage of bands and intervals.
-LEVEL = 0.95
 
 
 def id_colours(n_labels: int) -> np.ndarray:

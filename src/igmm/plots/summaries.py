@@ -41,12 +41,12 @@ def summarise_by(runs: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
 
 def _band(table: pd.DataFrame, level: float, band_se: float | None) -> tuple[np.ndarray, str]:
     """Half-width of the band around each mean and its legend label."""
-    from scipy import stats as scipy_stats
+    from igmm.stats import t_quantile
 
     se = table["se"].fillna(0.0).to_numpy()
     if band_se is not None:
         return band_se * se, band_label(level, band_se)
-    quantile = scipy_stats.t.ppf(0.5 + level / 2, np.maximum(table["n"].to_numpy() - 1, 1))
+    quantile = t_quantile(level, np.maximum(table["n"].to_numpy() - 1, 1))
     return quantile * se, band_label(level)
 
 

@@ -163,9 +163,8 @@ def plot_silos_across_replicates(ids: np.ndarray, ax=None, title: str | None = N
     band_se : float, optional
         Draw mean plus/minus ``band_se`` standard errors instead (the paper's figures use 5).
     """
-    from scipy import stats as scipy_stats
-
     from igmm.metrics import n_silos
+    from igmm.stats import t_quantile
 
     fig, ax = _axes(ax, figsize=(SINGLE_COLUMN, 2.6))
     silos = n_silos(np.asarray(ids)).astype(float)
@@ -176,7 +175,7 @@ def plot_silos_across_replicates(ids: np.ndarray, ax=None, title: str | None = N
     ax.plot(steps, mean, color="tab:blue", lw=1.6, label=f"mean of {len(silos)} runs")
     if len(silos) > 1:
         se = silos.std(axis=0, ddof=1) / np.sqrt(len(silos))
-        factor = band_se if band_se is not None else scipy_stats.t.ppf(0.5 + level / 2, len(silos) - 1)
+        factor = band_se if band_se is not None else t_quantile(level, len(silos) - 1)
         ax.fill_between(steps, mean - factor * se, mean + factor * se, color="tab:blue", alpha=0.25, lw=0,
                         label=band_label(level, band_se))
     ax.set_xlabel("step t")

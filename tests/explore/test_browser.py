@@ -222,6 +222,24 @@ def test_moving_a_slider_while_playing_restarts_the_run_and_plays_on(browser, ad
     assert "p=0.43" in browser.current_url
 
 
+def test_a_second_change_while_the_first_restart_starts_still_plays_on(browser, address):
+    # The second change lands while the first restart is starting, when playing is already false;
+    # before the fix neither restart resumed play and the run stopped at t = 0 (CI saw this with keys).
+    from selenium.webdriver.support.ui import Select
+
+    open_page(browser, f"{address}?T=60&seed=5&k=10")
+    Select(browser.find_element("id", "speed")).select_by_value("60")
+    browser.find_element("id", "play").click()
+    wait_for(browser, "explorer.t >= 10")
+    browser.execute_async_script(
+        "const done = arguments[0]; const slider = document.querySelector(\"#form input[name='p']\");"
+        "const change = (value) => { slider.value = value; slider.dispatchEvent(new Event('change', {bubbles: true})); };"
+        "change('0.42'); setTimeout(() => { change('0.43'); done(); }, 5);")
+    wait_for(browser, "explorer.done && !explorer.playing && !explorer.busy && !explorer.starting")
+    config = make_config({"p": 0.43, "k": 10, "T": 60})
+    np.testing.assert_array_equal(page_ids(browser), simulate(config, replicates=1, seed=5).ids[0])
+
+
 def test_a_shared_address_opens_the_same_view(browser, address):
     # k before n, and k above the default n - 1: the page must not clamp k to the default range.
     url = f"{address}?k=40&n=50&p=0.3&T=50&seed=4&initial=dirichlet&initial.alpha=0.5&t=25"

@@ -34,6 +34,7 @@
     queue: Promise.resolve(), // the step requests, one after the other
     starting: 0, // runs being started (a start replays to its step first)
     pending: false, // a control changed and the run restarts after the debounce
+    resume: false, // play again once the pending restart has started (see restart)
     playToken: 0,
     timing: { request: 0, draw: 0 }, // moving averages (ms) of a step request and of drawing its frames
   };
@@ -538,12 +539,22 @@
   // ---- events ---------------------------------------------------------------------------------
 
   let debounce = null;
+  // A restart that begins while an earlier one is still starting finds playing already false, so the
+  // intent to play is kept in explorer.resume until a restart completes (pause, step and reset drop it).
   async function restart() {
-    const wasPlaying = explorer.playing;
+    explorer.resume = explorer.resume || explorer.playing;
     explorer.playing = false;
     const ok = await start(0);
     drawTranscript();
-    if (ok && wasPlaying) play();
+    if (ok && explorer.resume) {
+      explorer.resume = false;
+      play();
+    }
+  }
+
+  function stopPlaying() {
+    explorer.playing = false;
+    explorer.resume = false;
   }
 
   function onControl(event) {
@@ -569,9 +580,9 @@
     form.addEventListener("input", (event) => { if (event.target.type === "range") onControl(event); });
     form.addEventListener("change", onControl);
     $("play").addEventListener("click", play);
-    $("pause").addEventListener("click", () => { explorer.playing = false; writeAddress(); });
-    $("step").addEventListener("click", async () => { explorer.playing = false; await advance(1); writeAddress(); });
-    $("reset").addEventListener("click", () => { explorer.playing = false; start(0); });
+    $("pause").addEventListener("click", () => { stopPlaying(); writeAddress(); });
+    $("step").addEventListener("click", async () => { stopPlaying(); await advance(1); writeAddress(); });
+    $("reset").addEventListener("click", () => { stopPlaying(); start(0); });
     $("load-transcript").addEventListener("click", loadTranscripts);
     $("transcript-run").addEventListener("change", (event) => chooseTranscript(event.target.value, false));
     $("copy-link").addEventListener("click", () => {

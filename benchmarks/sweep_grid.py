@@ -44,14 +44,17 @@ def task_cpu_seconds(log: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--spec", type=Path, default=SPEC, help="a sweep spec with p and k axes [%(default)s]")
     parser.add_argument("--out", type=Path, default=Path("results/bench-sweep-pk"))
     parser.add_argument("--workers", type=int, default=None, help="process-pool size [all cores]")
     parser.add_argument("--replicates", type=int, default=None, help="override the spec's 50 (quick checks)")
     parser.add_argument("--figures", type=Path, default=None, help="copy the phase-diagram PNGs here")
     args = parser.parse_args()
 
-    spec = load_spec(SPEC, replicates=args.replicates)
+    spec = load_spec(args.spec, replicates=args.replicates)
     remove_owned(args.out)  # a benchmark times a fresh sweep, never a resume
+    # ... and its own timing.json goes too: the sweep refuses a folder holding files that are not a sweep's.
+    (args.out / "timing.json").unlink(missing_ok=True)
     executor = ProcessPoolExecutor(args.workers)
     began = time.perf_counter()
     outcome = run_sweep(spec, args.out, executor=executor, progress=True)

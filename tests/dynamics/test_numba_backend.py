@@ -233,6 +233,57 @@ def test_numba_stepper_uses_the_compiled_search_with_numpy_ties():
     assert np.all(stepper.nearest()[:, 0, :6] == duplicates[:6])
 
 
+def _digest(values):
+    import hashlib
+
+    from igmm.api import simulate
+
+    result = simulate(values, replicates=4, seed=3, keep_weights=True)
+    return hashlib.sha256(result.ids.tobytes() + np.ascontiguousarray(result.weights).tobytes()).hexdigest()
+
+
+_COLD_OR_CACHED = """
+import hashlib, json, sys
+import numpy as np
+from igmm.api import simulate
+from igmm.backends import _numba_kernels as kernels
+result = simulate(json.loads(sys.argv[1]), replicates=4, seed=3, keep_weights=True)
+digest = hashlib.sha256(result.ids.tobytes() + np.ascontiguousarray(result.weights).tobytes()).hexdigest()
+stats = kernels.step_batch.stats
+print(json.dumps({"digest": digest, "misses": sum(stats.cache_misses.values()), "hits": sum(stats.cache_hits.values())}))
+"""
+
+
+def test_a_cold_compile_and_a_cache_load_give_the_same_bits(tmp_path):
+    """A seeded numba run has the same bits whether its process compiled the kernels or loaded numba's cache.
+
+    With "reassoc" in FASTMATH they differed: a cold compile re-optimises the callees' IR inside each caller,
+    a cache load links bitcode already optimised, and reassociation made the rounding depend on that path
+    (this 40-agent ring, run alone in its process, differed in its final weights on the development machine).
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from igmm.backends._numba_kernels import FASTMATH
+
+    assert FASTMATH <= {"contract"}  # no flag whose result depends on how often the optimiser ran
+    values = {"n_agents": 40, "T": 60, "p": 0.2, "network": {"kind": "ring", "degree": 4}, "backend": "numba"}
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+
+    def run_in_new_process():
+        done = subprocess.run([sys.executable, "-c", _COLD_OR_CACHED, json.dumps(values)], capture_output=True,
+                              text=True, env=env, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    cold, cached = run_in_new_process(), run_in_new_process()
+    assert cold["misses"] > 0 and cold["hits"] == 0, cold  # the first process compiled
+    assert cached["hits"] > 0 and cached["misses"] == 0, cached  # the second loaded what the first wrote
+    assert cached["digest"] == cold["digest"]
+    assert _digest(values) == cold["digest"]  # and this process, whichever way it got its kernels
+
+
 def test_numba_keeps_exact_responsibilities_of_one_component_points():
     """A point whose density is non-zero under one component only has responsibility exactly 1 (no x * (1/x)),
     so agents that absorbed the same points keep bitwise-equal weights, as in exact arithmetic."""

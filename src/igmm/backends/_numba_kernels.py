@@ -11,14 +11,16 @@ from numba.extending import intrinsic
 from igmm.model.em import EXP_UNDERFLOW
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
-#: Floating-point freedoms of the step kernels: sums may be reassociated (so reductions over components
-#: vectorise), a * b + c may become one fused multiply-add, and the sign of a zero is not tracked. Every
-#: result stays within a few ulps of numpy's. Left out on purpose: "arcp" (x / y as x * (1 / y) turns the
-#: exact responsibility 1 of a point explained by one component into 1 - 2^-53 in ~14% of cases, which
-#: would break the exact ties between agents that the k-nearest rule and the grouped search rely on) and
-#: "nnan"/"ninf" (NaN and infinity keep their meaning). exp, whose argument reduction relies on exact
-#: rounding, only contracts.
-FASTMATH = frozenset({"reassoc", "contract", "nsz"})
+#: Floating-point freedom of the step kernels: a * b + c may become one fused multiply-add. Every result
+#: stays within a few ulps of numpy's. Left out on purpose: "reassoc" (and "nsz" with it): a cold compile
+#: re-optimises each callee's IR inside its caller while a load from numba's cache links bitcode that was
+#: optimised already, and with reassociation the rounding depended on that path, so a seeded run gave
+#: other bits after a fresh install than from the cache (a 40-agent ring; tested). Reproducing bit for
+#: bit costs ~8% (1.08 against 1.00 us per agent-step at paper defaults). "arcp" (x / y as x * (1 / y) turns
+#: the exact responsibility 1 of a point explained by one component into 1 - 2^-53 in ~14% of cases,
+#: which would break the exact ties between agents that the k-nearest rule and the grouped search rely
+#: on) and "nnan"/"ninf" (NaN and infinity keep their meaning).
+FASTMATH = frozenset({"contract"})
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH))
 
 
@@ -171,8 +173,8 @@ def choose_slot(policy, rag, ages, point, uniform):
 def em(weights, start, dens, lo, hi, swap_slot, swap_dens, swap_lo, swap_hi, eps, n_iterations, joint, acc, out):
     """EM1 from ``start`` (clipped ``weights``); point ``swap_slot`` (if >= 0) has densities ``swap_dens``.
 
-    The sums are numpy's (over components, then over points), reassociated
-    where the compiler vectorises them (:data:`FASTMATH`). Each point's sums
+    The sums are numpy's (over components, then over points), in order
+    (:data:`FASTMATH` does not reassociate). Each point's sums
     skip the components outside its support ``lo[z]:hi[z]``, where the scaled
     density is exactly 0: the skipped terms are +0.0 and change nothing. Scratch: ``joint`` (K,), ``acc`` (K,).
     """

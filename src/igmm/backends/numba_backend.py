@@ -4,9 +4,9 @@ Same random draws as the numpy engine (each replicate's numbers come from its
 own numpy Generator, in the same chunks; the kernel reads the columns of
 :class:`igmm.dynamics.state.StepNoise` exactly as :func:`igmm.dynamics.paper.paper_step`
 does) and the same formulas. The kernels are compiled with limited fastmath
-(:data:`igmm.backends._numba_kernels.FASTMATH`: sums may be reassociated and
-vectorised, multiply-adds fuse; divisions stay divisions, so exact
-responsibilities of 1 and the ties they make are kept) and their own
+(:data:`igmm.backends._numba_kernels.FASTMATH`: multiply-adds fuse; sums keep
+their order, so a cold compile and a cache load give the same bits; divisions
+stay divisions, so exact responsibilities of 1 and the ties they make are kept) and their own
 branch-free ``exp`` (within 1 ulp of numpy's), so one step
 agrees with numpy's to ~1e-15 and, after rare draw flips, runs agree in
 distribution (tested both ways).

@@ -44,7 +44,7 @@ def test_calibration_recovers_a_gmm_within_its_stated_uncertainty(tmp_path):
     assert table.loc["time_scale", "high"] - table.loc["time_scale", "low"] < 3
 
 
-def test_a_resumed_calibration_repeats_no_simulation(tmp_path):
+def test_a_resumed_calibration_repeats_no_simulation(tmp_path, monkeypatch):
     space = small_space(design=4, refine=2, bootstrap=5)
     target = gmm_target(runs=8)
     first = calibrate_proxy(target, space, tmp_path, executor=SerialExecutor(), loco=True)
@@ -56,6 +56,13 @@ def test_a_resumed_calibration_repeats_no_simulation(tmp_path):
     # Leave-one-cell-out: one prediction per held-out cell and measure.
     assert len(first.heldout) == len(CELLS) * len(first.simulator.target.measures)
     assert set(zip(first.heldout["p"], first.heldout["k"])) == set(CELLS)
+    # ... but a cache filled before a backend's arithmetic changed is not reused: the revisions are in the key.
+    from igmm.dynamics.protocol import BITS_REVISIONS
+
+    params = {"r": 3, "sigma": 0.2}
+    before = first.simulator.key(params)
+    monkeypatch.setitem(BITS_REVISIONS, "numba", BITS_REVISIONS["numba"] + 1)
+    assert first.simulator.key(params) != before
 
 
 def test_the_baseline_is_the_uncalibrated_paper_gmm(tmp_path):

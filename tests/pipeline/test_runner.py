@@ -295,6 +295,29 @@ def test_each_point_keeps_the_backend_it_was_first_run_on(tmp_path, monkeypatch)
     assert len(store.read_runs(tmp_path)) == TINY_RUNS
 
 
+def test_no_point_gets_runs_from_two_revisions_of_its_backends_arithmetic(tmp_path, monkeypatch):
+    from igmm.dynamics.protocol import BITS_REVISIONS
+
+    run_sweep(tiny_spec(), tmp_path, executor=SerialExecutor(), progress=False)
+    manifest = yaml.safe_load((tmp_path / store.MANIFEST).read_text())
+    assert manifest["revisions"] == {key_of(p, k): 1 for p in (0.0, 0.5) for k in (1, 7)}
+    monkeypatch.setitem(BITS_REVISIONS, "numpy", 2)  # as if numpy's arithmetic had changed since
+    # More replicates at the recorded points would mix the revisions: refused before anything runs.
+    with pytest.raises(SpecMismatchError, match="revision 1 of backend 'numpy', this install has revision 2"):
+        run_sweep(tiny_spec(replicates=6), tmp_path, executor=SerialExecutor(), progress=False)
+    assert len(store.read_runs(tmp_path)) == TINY_RUNS
+    # New points alone are fine: each takes this install's revision; the finished ones keep theirs.
+    grown = run_sweep(tiny_spec(grid={"p": [0.0, 0.5, 0.9], "k": [1, 7]}), tmp_path, executor=SerialExecutor(),
+                      progress=False)
+    assert grown.complete and grown.n_done == 6
+    revisions = yaml.safe_load((tmp_path / store.MANIFEST).read_text())["revisions"]
+    assert revisions == manifest["revisions"] | {key_of(0.9, 1): 2, key_of(0.9, 7): 2}
+    # A manifest written before revisions were recorded counts as revision 1.
+    (tmp_path / store.MANIFEST).write_text(yaml.safe_dump({k: v for k, v in manifest.items() if k != "revisions"}))
+    with pytest.raises(SpecMismatchError, match="revision 1"):
+        run_sweep(tiny_spec(replicates=6), tmp_path, executor=SerialExecutor(), progress=False)
+
+
 def test_a_grid_over_dynamics_gives_each_point_a_backend_that_implements_it(tmp_path, monkeypatch):
     """early-draft has numpy only; paper has numba too: "auto" must not send early-draft to numba."""
     monkeypatch.setattr("igmm.dynamics.protocol.AUTO_MIN_WORK", 0)  # as if the sweep were large

@@ -165,8 +165,15 @@ class Simulator:
         return values | {"T": self.n_steps}
 
     def key(self, params: dict[str, Any]) -> str:
-        """The sweep folder of a candidate: hash of what fixes its runs (not the maps' coefficients)."""
-        identity = {"config": self.config_values(params), "replicates": self.space.replicates, "seed": self.space.seed}
+        """The sweep folder of a candidate: hash of what fixes its runs (not the maps' coefficients).
+
+        The backends' revisions are part of it: a cache filled before a backend's arithmetic changed is
+        not reused (its runs would have other bits than a fresh run's).
+        """
+        from igmm.dynamics.protocol import BITS_REVISIONS
+
+        identity = {"config": self.config_values(params), "replicates": self.space.replicates, "seed": self.space.seed,
+                    "bits": dict(sorted(BITS_REVISIONS.items()))}
         return hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:16]
 
     def proxy_points(self, params: dict[str, Any], cells: Sequence[int]) -> list[tuple[float, int]]:

@@ -47,6 +47,12 @@ BACKEND_EXTRAS: dict[str, str] = {
     "torch": "pip install torch==2.13.0 (the CPU build; a GPU machine: the matching CUDA build)",
     "torch-batched": "pip install torch==2.13.0 (the CPU build; a GPU machine: the matching CUDA build)",
 }
+#: Revision of each backend's arithmetic (absent: 1). Bumped when a change gives seeded runs on that
+#: backend other bits, so that a sweep never mixes runs of two revisions at one point
+#: (:func:`igmm.pipeline.store.refuse_other_revisions`) and a calibration cache never reuses them.
+#: numba 2 (2026-11-29): its kernels dropped fastmath "reassoc", whose rounding depended on whether the
+#: process compiled the kernels or loaded numba's cache.
+BITS_REVISIONS: dict[str, int] = {"numba": 2, "numba-parallel": 2}
 #: Every backend name the configuration accepts ("auto": :func:`resolve_backend`).
 BACKENDS: tuple[str, ...] = ("numpy", *BACKEND_MODULES, "auto")
 #: What "auto" tries, fastest first: backends whose runs are tested equal in distribution to numpy's
@@ -197,6 +203,11 @@ def _is_step_function(implementation) -> bool:
     except (TypeError, ValueError):
         return False
     return parameters[:3] == ["state", "params", "noise"]
+
+
+def bits_revision(backend: str) -> int:
+    """The revision of ``backend``'s arithmetic (:data:`BITS_REVISIONS`; 1 when never bumped)."""
+    return BITS_REVISIONS.get(backend, 1)
 
 
 def stepper_factory(dynamics: str, backend: str = "numpy") -> StepperFactory:

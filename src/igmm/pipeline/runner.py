@@ -145,6 +145,7 @@ def _run_locked(
     store.remove_unverified(out_dir, good)
     finished = store.finished_runs(out_dir, good)
     todo = plan_tasks(spec, finished, backends)
+    store.refuse_other_revisions(out_dir, backends, {task.point for task in todo}, finished)
     wanted = set(range(spec.replicates))
     n_done_before = sum(len(replicates & wanted) for key, replicates in finished.items() if key in backends)
     damaged = {problem.task for problem in problems}

@@ -4,7 +4,8 @@
 
     DIR/
       spec.yaml                      the sweep spec: `igmm sweep DIR/spec.yaml --out NEW` repeats the sweep
-      sweep.yaml                     manifest: spec identity and hash, package version
+      sweep.yaml                     manifest: spec identity and hash, package version, each point's backend
+                                     and the revision of that backend's arithmetic
       points.parquet                 one row per grid point: key, swept values, resolved configuration
       runs/<point>-r00000-00024.parquet    one row per replicate (igmm.tables.RUN_SCHEMA)
       steps/<point>-r00000-00024.parquet   one row per replicate and step
@@ -37,7 +38,7 @@ import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -285,7 +286,7 @@ def prepare_directory(out_dir: Path, spec: SweepSpec, force: bool = False) -> bo
         remove_owned(out_dir)
     write_yaml(spec.to_dict(), out_dir / SPEC)
     write_parquet(points_table(spec, out_dir if resumed else None), out_dir / POINTS)
-    recorded = {"backends": manifest["backends"]} if resumed and manifest.get("backends") else {}
+    recorded = {name: manifest[name] for name in ("backends", "revisions") if resumed and manifest.get(name)}
     write_yaml({"identity": _plain(spec.identity()), "spec_sha256": spec.digest(), "igmm_version": __version__}
                | recorded, out_dir / MANIFEST)
     return resumed
@@ -311,7 +312,7 @@ def sweep_backends_of(out_dir: Path, spec: SweepSpec) -> dict[str, str]:
     SpecMismatchError
         A point of DIR was run on a backend this machine cannot run.
     """
-    from igmm.dynamics.protocol import stepper_factory
+    from igmm.dynamics.protocol import bits_revision, stepper_factory
     from igmm.pipeline.tasks import point_backends
 
     manifest = read_manifest(out_dir)
@@ -327,8 +328,48 @@ def sweep_backends_of(out_dir: Path, spec: SweepSpec) -> dict[str, str]:
                                      f"({error}); install it to continue the sweep bit for bit, or use --force "
                                      "to start again"]) from None
     if new:
-        write_yaml(manifest | {"backends": (manifest.get("backends") or {}) | new}, Path(out_dir) / MANIFEST)
+        revisions = (manifest.get("revisions") or {}) | {key: bits_revision(name) for key, name in new.items()}
+        write_yaml(manifest | {"backends": (manifest.get("backends") or {}) | new, "revisions": revisions},
+                   Path(out_dir) / MANIFEST)
     return recorded | new
+
+
+def refuse_other_revisions(out_dir: Path, backends: dict[str, str], todo: Iterable[str],
+                           finished: dict[str, set[int]]) -> None:
+    """Refuse to add runs to a point whose runs so far were made by another revision of its backend's arithmetic.
+
+    A point recorded before revisions were recorded counts as revision 1.
+    A point with no finished run yet just takes this install's revision.
+
+    Parameters
+    ----------
+    out_dir : Path
+    backends : dict of point key -> backend name (:func:`sweep_backends_of`)
+    todo : iterable of str
+        Keys of the points that are to get new runs.
+    finished : dict of point key -> finished replicate indices
+
+    Raises
+    ------
+    SpecMismatchError
+        Such a point exists (nothing has been run).
+    """
+    from igmm.dynamics.protocol import bits_revision
+
+    manifest = read_manifest(out_dir) or {}
+    recorded = manifest.get("revisions") or {}
+    updated = dict(recorded)
+    for key in sorted(set(todo)):
+        was, now = recorded.get(key, 1), bits_revision(backends[key])
+        if was == now:
+            continue
+        if finished.get(key):
+            raise SpecMismatchError([f"{out_dir}: the runs of point {key} were made by revision {was} of backend "
+                                     f"{backends[key]!r}, this install has revision {now} (seeded runs differ in "
+                                     "their bits); use another --out, or --force to start again"])
+        updated[key] = now
+    if updated != recorded:
+        write_yaml(manifest | {"revisions": updated}, Path(out_dir) / MANIFEST)
 
 
 def _mismatch_lines(out_dir: Path, old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -167,13 +167,14 @@ class Simulator:
     def key(self, params: dict[str, Any]) -> str:
         """The sweep folder of a candidate: hash of what fixes its runs (not the maps' coefficients).
 
-        The backends' revisions are part of it: a cache filled before a backend's arithmetic changed is
-        not reused (its runs would have other bits than a fresh run's).
+        The revisions of the backends that implement its dynamics are part of it: a cache filled before
+        such a backend's arithmetic changed is not reused (its runs would have other bits than a fresh
+        run's); the caches of dynamics no changed backend implements stay valid.
         """
-        from igmm.dynamics.protocol import BITS_REVISIONS
-
-        identity = {"config": self.config_values(params), "replicates": self.space.replicates, "seed": self.space.seed,
-                    "bits": dict(sorted(BITS_REVISIONS.items()))}
+        values = self.config_values(params)
+        identity = {"config": values, "replicates": self.space.replicates, "seed": self.space.seed}
+        if revisions := _changed_revisions(values.get("dynamics", "paper")):
+            identity["bits"] = revisions
         return hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:16]
 
     def proxy_points(self, params: dict[str, Any], cells: Sequence[int]) -> list[tuple[float, int]]:
@@ -289,6 +290,21 @@ class Simulator:
     def close(self) -> None:
         if self.executor is not None and hasattr(self.executor, "close"):
             self.executor.close()
+
+
+def _changed_revisions(dynamics: str) -> dict[str, int]:
+    """The bumped arithmetic revisions (:data:`igmm.dynamics.protocol.BITS_REVISIONS`) of the backends that
+    run ``dynamics`` on this machine."""
+    from igmm.dynamics.protocol import BITS_REVISIONS, stepper_factory
+
+    revisions = {}
+    for backend, revision in sorted(BITS_REVISIONS.items()):
+        try:
+            stepper_factory(dynamics, backend)
+        except ValueError:  # no implementation, or its extra is not installed: none of the runs use it
+            continue
+        revisions[backend] = revision
+    return revisions
 
 
 def _stored_points(folder: Path) -> set[tuple[float, int]]:

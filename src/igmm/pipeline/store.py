@@ -312,7 +312,7 @@ def sweep_backends_of(out_dir: Path, spec: SweepSpec) -> dict[str, str]:
     SpecMismatchError
         A point of DIR was run on a backend this machine cannot run.
     """
-    from igmm.dynamics.protocol import bits_revision, stepper_factory
+    from igmm.dynamics.protocol import stepper_factory
     from igmm.pipeline.tasks import point_backends
 
     manifest = read_manifest(out_dir)
@@ -328,18 +328,17 @@ def sweep_backends_of(out_dir: Path, spec: SweepSpec) -> dict[str, str]:
                                      f"({error}); install it to continue the sweep bit for bit, or use --force "
                                      "to start again"]) from None
     if new:
-        revisions = (manifest.get("revisions") or {}) | {key: bits_revision(name) for key, name in new.items()}
-        write_yaml(manifest | {"backends": (manifest.get("backends") or {}) | new, "revisions": revisions},
-                   Path(out_dir) / MANIFEST)
+        write_yaml(manifest | {"backends": (manifest.get("backends") or {}) | new}, Path(out_dir) / MANIFEST)
     return recorded | new
 
 
 def refuse_other_revisions(out_dir: Path, backends: dict[str, str], todo: Iterable[str],
                            finished: dict[str, set[int]]) -> None:
-    """Refuse to add runs to a point whose runs so far were made by another revision of its backend's arithmetic.
+    """Refuse to add runs to a point whose runs so far were made by another revision of its backend's arithmetic;
+    record this install's revision for every point about to get its first runs.
 
-    A point recorded before revisions were recorded counts as revision 1.
-    A point with no finished run yet just takes this install's revision.
+    A point with runs but no recorded revision (a manifest from before revisions were recorded) counts
+    as revision 1.
 
     Parameters
     ----------
@@ -360,14 +359,13 @@ def refuse_other_revisions(out_dir: Path, backends: dict[str, str], todo: Iterab
     recorded = manifest.get("revisions") or {}
     updated = dict(recorded)
     for key in sorted(set(todo)):
-        was, now = recorded.get(key, 1), bits_revision(backends[key])
-        if was == now:
-            continue
-        if finished.get(key):
+        now = bits_revision(backends[key])
+        if not finished.get(key):
+            updated[key] = now
+        elif (was := recorded.get(key, 1)) != now:
             raise SpecMismatchError([f"{out_dir}: the runs of point {key} were made by revision {was} of backend "
                                      f"{backends[key]!r}, this install has revision {now} (seeded runs differ in "
                                      "their bits); use another --out, or --force to start again"])
-        updated[key] = now
     if updated != recorded:
         write_yaml(manifest | {"revisions": updated}, Path(out_dir) / MANIFEST)
 
